@@ -1,0 +1,1 @@
+"""Benchmarks: poolgate against the direct path, a minimal proxy floor and LiteLLM."""

@@ -1,0 +1,3 @@
+from poolgate.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The `poolgate` command line: one module per command group."""

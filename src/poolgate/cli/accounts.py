@@ -1,0 +1,149 @@
+"""`poolgate accounts ...`: add, list, enable, disable and remove upstream accounts."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from poolgate.cli.common import ConfigOption, DataDirOption, console, err_console, load, open_store
+from poolgate.store.crypto import mask_secret
+from poolgate.store.models import ACTIVE, API_KEY, Account, Cooldown
+from poolgate.store.sql import SqlStore
+
+app = typer.Typer(help="Manage upstream accounts (Gemini API keys and Google OAuth accounts).", no_args_is_help=True)
+
+
+def _ago(ts: float) -> str:
+    if not ts:
+        return "never"
+    delta = max(0, int(time.time() - ts))
+    if delta < 60:
+        return f"{delta}s ago"
+    if delta < 3600:
+        return f"{delta // 60}m ago"
+    if delta < 86400:
+        return f"{delta // 3600}h ago"
+    return f"{delta // 86400}d ago"
+
+
+def describe_state(account: Account, cooldowns: list[Cooldown], now: float) -> str:
+    if not account.enabled:
+        return "disabled"
+    if account.state == "needs_relogin":
+        return "needs re-login"
+    if account.state != ACTIVE:
+        return f"{account.state}: {account.state_reason[:60]}" if account.state_reason else account.state
+    active = [c for c in cooldowns if c.account_id == account.id and c.until > now]
+    if active:
+        c = max(active, key=lambda c: c.until)
+        until = time.strftime("%H:%M:%S", time.localtime(c.until))
+        scope = f" ({c.model})" if c.model else ""
+        return f"cooling{scope} until {until} — {c.kind}"
+    return "active"
+
+
+def quota_text(account: Account) -> str:
+    if not account.quota:
+        return "—"
+    parts = []
+    for model, info in sorted(account.quota.items()):
+        frac = info.get("remaining_fraction")
+        if isinstance(frac, (int, float)):
+            parts.append(f"{model} {round(frac * 100)}%")
+    return ", ".join(parts[:4]) or "—"
+
+
+def _resolve(store: SqlStore, ref: str) -> str:
+    account_id = store.resolve_account_id(ref)
+    if account_id is None:
+        err_console.print(f"[red]No account matches[/red] {ref!r}. See `poolgate accounts list`.")
+        raise typer.Exit(1)
+    return account_id
+
+
+@app.command("add-key")
+def add_key(
+    key: str = typer.Argument(..., help="A Gemini API key."),
+    label: str = typer.Option("", "--label", help="A name to recognise the key by."),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Add a Gemini API key account."""
+    key = key.strip()
+    if len(key) < 8:
+        err_console.print("[red]That does not look like an API key.[/red]")
+        raise typer.Exit(1)
+    store = open_store(load(config, data_dir))
+    for existing in store.list_accounts():
+        if existing.kind == API_KEY and existing.secret == key:
+            err_console.print(f"[yellow]This key is already account {existing.id}.[/yellow]")
+            raise typer.Exit(1)
+    account = store.add_account(Account(id="", kind=API_KEY, label=label or f"key {mask_secret(key)}", secret=key))
+    console.print(f"Added API key account [bold]{account.id}[/bold] ({account.label}, key {mask_secret(key)}).")
+
+
+@app.command("list")
+def list_accounts(config: Path | None = ConfigOption, data_dir: Path | None = DataDirOption) -> None:
+    """Show every account with its state, quota and last use."""
+    store = open_store(load(config, data_dir))
+    accounts = store.list_accounts()
+    cooldowns = store.list_cooldowns()
+    now = time.time()
+    table = Table(title=f"{len(accounts)} account(s)")
+    for column in ("id", "kind", "label / email", "secret", "tier", "state", "quota left", "last used"):
+        table.add_column(column)
+    for acc in accounts:
+        table.add_row(
+            acc.id,
+            "api key" if acc.kind == API_KEY else "oauth",
+            acc.email or acc.label,
+            mask_secret(acc.secret),
+            acc.tier or "—",
+            describe_state(acc, cooldowns, now),
+            quota_text(acc),
+            _ago(acc.last_used_at),
+        )
+    console.print(table)
+
+
+@app.command("enable")
+def enable(
+    ref: str = typer.Argument(..., help="Account id, id prefix, label or email."),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Put an account back into rotation (also clears a forbidden or invalid state)."""
+    store = open_store(load(config, data_dir))
+    account_id = _resolve(store, ref)
+    store.update_account(account_id, enabled=True, state=ACTIVE, state_reason="")
+    store.clear_cooldowns(account_id)
+    console.print(f"Enabled account {account_id}.")
+
+
+@app.command("disable")
+def disable(
+    ref: str = typer.Argument(..., help="Account id, id prefix, label or email."),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Take an account out of rotation."""
+    store = open_store(load(config, data_dir))
+    account_id = _resolve(store, ref)
+    store.update_account(account_id, enabled=False)
+    console.print(f"Disabled account {account_id}.")
+
+
+@app.command("remove")
+def remove(
+    ref: str = typer.Argument(..., help="Account id, id prefix, label or email."),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Delete an account and its secrets."""
+    store = open_store(load(config, data_dir))
+    account_id = _resolve(store, ref)
+    store.remove_account(account_id)
+    console.print(f"Removed account {account_id}.")

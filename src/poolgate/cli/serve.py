@@ -1,0 +1,116 @@
+"""`poolgate serve`: build the services, start uvicorn, print where and how to connect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from poolgate.cli.common import ConfigOption, DataDirOption, console, load
+from poolgate.config import Config, replace_section
+from poolgate.server.app import create_app
+from poolgate.services import Services, build_services
+from poolgate.store.models import API_KEY, Account
+from poolgate.store.sql import SqlStore
+
+DEMO_KEY = "demo-simulator-key"
+
+
+def serve(
+    host: str | None = typer.Option(None, "--host", help="Bind address (default 127.0.0.1; 0.0.0.0 with LAN access)."),
+    port: int | None = typer.Option(None, "--port", help="Port (default 8045)."),
+    demo: bool = typer.Option(False, "--demo", help="Serve from the built-in upstream simulator (offline)."),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Run the gateway."""
+    ctx = load(config, data_dir)
+    cfg = ctx.config
+    if host:
+        cfg = replace_section(cfg, "proxy", host=host)
+    if port:
+        cfg = replace_section(cfg, "proxy", port=port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(cfg, ctx.data_dir, demo))
+
+
+def _ensure_demo_account(data_dir: Path, cfg: Config, base_url: str) -> None:
+    store = SqlStore.open(data_dir, cfg.store.database_url)
+    try:
+        for acc in store.list_accounts():
+            if acc.secret == DEMO_KEY:
+                store.update_account(acc.id, base_url=base_url, enabled=True, state="active", state_reason="")
+                return
+        store.add_account(Account(id="", kind=API_KEY, label="demo simulator", secret=DEMO_KEY, base_url=base_url))
+    finally:
+        store.close()
+
+
+async def _serve(cfg: Config, data_dir: Path, demo: bool) -> None:
+    simulator = None
+    if demo:
+        from poolgate.simulator import start_simulator
+
+        simulator = await start_simulator("127.0.0.1", 0)
+        await asyncio.to_thread(_ensure_demo_account, data_dir, cfg, simulator.url)
+    try:
+        async with build_services(cfg, data_dir) as svc:
+            app = create_app(svc)
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    app,
+                    host=cfg.bind_host,
+                    port=cfg.proxy.port,
+                    loop="none",
+                    http="httptools",
+                    ws="none",
+                    lifespan="off",
+                    log_level="warning",
+                    access_log=False,
+                    timeout_keep_alive=75,
+                )
+            )
+            task = asyncio.get_running_loop().create_task(server.serve())
+            while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn exposes only a flag
+                await asyncio.sleep(0.02)
+            if task.done():
+                await task
+                raise SystemExit(1)
+            _banner(svc, cfg, demo)
+            await task
+    finally:
+        if simulator is not None:
+            await simulator.stop()
+
+
+def _banner(svc: Services, cfg: Config, demo: bool) -> None:
+    host = cfg.bind_host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = f"http://{shown}:{cfg.proxy.port}"
+    mode = cfg.effective_auth_mode
+    print(f"poolgate listening on {base}  (OpenAI base URL: {base}/v1)")
+    if mode == "off":
+        print("auth: off (no client key needed)")
+    else:
+        print(f"auth: {mode}")
+    if svc.key_generated:
+        print(f"generated API key: {svc.api_key}")
+    print(f"admin UI: {base}/ui/")
+    usable = svc.scheduler.usable_count()
+    total = len(svc.scheduler.accounts)
+    console.print(f"accounts: {usable} usable of {total}" + ("  (demo simulator)" if demo else ""), highlight=False)
+    if total == 0:
+        print("add one with: poolgate accounts add-key YOUR_GEMINI_KEY")
+    sys.stdout.flush()

@@ -1,0 +1,1 @@
+"""The hub: Gemini's generateContent schema, which every protocol converts to and from."""

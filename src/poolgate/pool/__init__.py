@@ -1,0 +1,1 @@
+"""The account pool: failure classification, cooldown state and account selection."""

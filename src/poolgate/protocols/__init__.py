@@ -1,0 +1,1 @@
+"""Client protocols: pure converters between each wire protocol and the Gemini-shaped hub."""

@@ -1,0 +1,1 @@
+"""Anthropic Messages API: request → hub, hub → message and its event stream."""

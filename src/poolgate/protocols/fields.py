@@ -1,0 +1,99 @@
+"""Readers for client JSON fields that raise a 400 naming the field when the type is wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from poolgate.errors import invalid
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        raise invalid("Request body is empty; expected a JSON object.")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise invalid(f"Request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise invalid("Request body must be a JSON object.")
+    return body
+
+
+def opt_str(body: dict[str, Any], key: str, where: str = "") -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid(f"'{where or key}' must be a string.", where or key)
+    return value
+
+
+def req_str(body: dict[str, Any], key: str, where: str = "") -> str:
+    value = opt_str(body, key, where)
+    if not value:
+        raise invalid(f"'{where or key}' is required.", where or key)
+    return value
+
+
+def opt_number(
+    body: dict[str, Any], key: str, where: str = "", lo: float | None = None, hi: float | None = None
+) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise invalid(f"'{where or key}' must be a number.", where or key)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise invalid(f"'{where or key}' must be between {lo} and {hi}.", where or key)
+    return float(value)
+
+
+def opt_int(body: dict[str, Any], key: str, where: str = "", lo: int | None = None) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(f"'{where or key}' must be an integer.", where or key)
+    if lo is not None and value < lo:
+        raise invalid(f"'{where or key}' must be at least {lo}.", where or key)
+    return value
+
+
+def opt_bool(body: dict[str, Any], key: str, where: str = "") -> bool | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise invalid(f"'{where or key}' must be a boolean.", where or key)
+    return value
+
+
+def opt_dict(body: dict[str, Any], key: str, where: str = "") -> dict[str, Any] | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise invalid(f"'{where or key}' must be an object.", where or key)
+    return value
+
+
+def opt_list(body: dict[str, Any], key: str, where: str = "") -> list[Any] | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise invalid(f"'{where or key}' must be an array.", where or key)
+    return value
+
+
+def stop_sequences(body: dict[str, Any], key: str = "stop") -> list[str] | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise invalid(f"'{key}' must be a string or an array of strings.", key)

@@ -1,0 +1,1 @@
+"""OpenAI Chat Completions: request → hub, hub → chat.completion and its chunk stream."""

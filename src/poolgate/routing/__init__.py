@@ -1,0 +1,1 @@
+"""Model routing: client model names to upstream Gemini model names."""

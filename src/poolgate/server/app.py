@@ -1,0 +1,273 @@
+"""create_app(services) -> ASGI app: the route table, auth, error rendering and per-request bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from poolgate import __version__
+from poolgate.errors import ErrorKind, GatewayError
+from poolgate.gateway import RequestContext
+from poolgate.protocols.anthropic import errors as anthropic_errors
+from poolgate.protocols.gemini import errors as gemini_errors
+from poolgate.protocols.openai_chat import errors as openai_errors
+from poolgate.server import auth
+from poolgate.server.asgi import (
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    StreamResponse,
+    json_response,
+    send_response,
+    send_stream,
+)
+from poolgate.server.handlers import openai
+from poolgate.services import Services
+
+log = logging.getLogger("poolgate.server")
+
+Handler = Callable[[Request, RequestContext, Services], Awaitable[Response | StreamResponse]]
+
+OPENAI, ANTHROPIC, GEMINI, ADMIN, PLAIN = "openai", "anthropic", "gemini", "admin", "plain"
+CLIENT, PUBLIC, ADMIN_AUTH = "client", "public", "admin"
+
+RENDERERS: dict[str, Callable[[GatewayError], tuple[int, bytes]]] = {
+    OPENAI: openai_errors.render,
+    ANTHROPIC: anthropic_errors.render,
+    GEMINI: gemini_errors.render,
+    ADMIN: openai_errors.render,
+    PLAIN: openai_errors.render,
+}
+
+CORS_HEADERS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+    (b"access-control-allow-headers", b"*"),
+    (b"access-control-max-age", b"3600"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    handler: Handler
+    protocol: str
+    auth: str = CLIENT
+    logged: bool = True
+
+
+async def health(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    return json_response({"status": "ok", "version": __version__})
+
+
+class Router:
+    """Exact routes in a dict; prefix routes checked in order; a partial match on path gives 405."""
+
+    def __init__(self) -> None:
+        self.exact: dict[str, dict[str, Route]] = {}
+        self.prefixes: list[tuple[str, dict[str, Route]]] = []
+
+    def add(self, method: str, path: str, route: Route) -> None:
+        self.exact.setdefault(path, {})[method] = route
+
+    def add_prefix(self, method: str, prefix: str, route: Route) -> None:
+        for existing, methods in self.prefixes:
+            if existing == prefix:
+                methods[method] = route
+                return
+        self.prefixes.append((prefix, {method: route}))
+        self.prefixes.sort(key=lambda item: -len(item[0]))
+
+    def match(self, method: str, path: str) -> tuple[Route | None, bool]:
+        methods = self.exact.get(path)
+        if methods is None:
+            for prefix, candidate in self.prefixes:
+                if path.startswith(prefix):
+                    methods = candidate
+                    break
+        if methods is None:
+            return None, False
+        route = methods.get(method) or (methods.get("GET") if method == "HEAD" else None)
+        return route, True
+
+
+def default_routes() -> Router:
+    r = Router()
+    r.add("GET", "/healthz", Route(health, PLAIN, CLIENT, logged=False))
+    r.add("GET", "/health", Route(health, PLAIN, CLIENT, logged=False))
+    r.add("GET", "/v1/models", Route(openai.list_models, OPENAI, logged=False))
+    r.add("POST", "/v1/chat/completions", Route(openai.chat_completions, OPENAI))
+    r.add("POST", "/v1/completions", Route(openai.completions, OPENAI))
+    r.add("POST", "/v1/responses", Route(openai.responses, OPENAI))
+    return r
+
+
+_HINTS = (
+    ("chat/completions", "/v1/chat/completions"),
+    ("/responses", "/v1/responses"),
+    ("/completions", "/v1/completions"),
+    ("/messages", "/v1/messages"),
+    ("/models", "/v1/models"),
+)
+
+
+def not_found_hint(path: str, router: Router) -> str:
+    if path.startswith("/v1/") is False and f"/v1{path}" in router.exact:
+        return f" Did you mean /v1{path}? Set the client's base URL to end with /v1."
+    for needle, target in _HINTS:
+        if needle in path and target in router.exact and path != target:
+            return (
+                f" Did you mean {target}? Check that the client's base URL is http://HOST:PORT/v1 and not a full path."
+            )
+    return ""
+
+
+def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    routes = router or default_routes()
+    mode = svc.config.effective_auth_mode
+    body_limit = svc.config.proxy.max_body_mb * 1024 * 1024
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                # Codex probes a WebSocket first; refusing at once lets it fall back to HTTP without a stall.
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        req = Request(scope, receive)
+        request_id = secrets.token_hex(12)
+        ctx = RequestContext(request_id=request_id, route=req.path, protocol=PLAIN, method=req.method)
+        ctx.client_ip = req.client_ip
+        ctx.user_agent = req.headers.get("user-agent", "")
+        base_headers = [(b"x-request-id", request_id.encode()), *CORS_HEADERS]
+        if req.method == "OPTIONS":
+            await send_response(send, Response(204, b"", base_headers))
+            return
+        route, path_known = routes.match(req.method, req.path)
+        protocol = route.protocol if route else _protocol_for_path(req.path)
+        ctx.protocol = protocol
+        watcher: asyncio.Task[None] | None = None
+        try:
+            if route is None:
+                if path_known:
+                    raise GatewayError(
+                        ErrorKind.METHOD_NOT_ALLOWED, f"Method {req.method} is not allowed on {req.path}."
+                    )
+                raise GatewayError(
+                    ErrorKind.NOT_FOUND,
+                    f"Unknown route {req.method} {req.path}.{not_found_hint(req.path, routes)}",
+                )
+            _authenticate(route, req, svc, mode)
+            if route.logged:
+                # The body is read before the watcher starts so the two never compete for receive().
+                await req.body(body_limit)
+                watcher = _watch_disconnect(receive)
+            response = await route.handler(req, ctx, svc)
+        except GatewayError as err:
+            response = _error_response(err, protocol, ctx, svc)
+        except asyncio.CancelledError:
+            if watcher is not None and watcher.done():
+                ctx.status = 499
+                ctx.error = "client disconnected"
+                if route is not None and route.logged:
+                    svc.monitor.put(ctx)
+                return
+            raise
+        except Exception:
+            log.exception("unhandled error on %s %s", req.method, req.path)
+            response = _error_response(
+                GatewayError(ErrorKind.INTERNAL, f"Internal error (request id {request_id})."),
+                protocol,
+                ctx,
+                svc,
+            )
+        response.headers[:0] = base_headers
+        ctx.status = response.status
+        try:
+            if isinstance(response, StreamResponse):
+                await send_stream(send, response)
+            else:
+                if response.status >= 400 and not ctx.error:
+                    ctx.error = response.body[:2000].decode("utf-8", "replace")
+                await send_response(send, response)
+        except (OSError, asyncio.CancelledError):
+            # A client that leaves mid-stream cancels us through the watcher; the record still gets written.
+            ctx.error = ctx.error or "client disconnected"
+            if watcher is None or not watcher.done():
+                raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            if route is not None and route.logged:
+                svc.monitor.put(ctx)
+
+    async def lifespan(receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return app
+
+
+def _protocol_for_path(path: str) -> str:
+    if path.startswith("/v1/messages"):
+        return ANTHROPIC
+    if path.startswith("/v1beta/"):
+        return GEMINI
+    if path.startswith("/api/"):
+        return ADMIN
+    return OPENAI
+
+
+def _authenticate(route: Route, req: Request, svc: Services, mode: str) -> None:
+    if route.auth == PUBLIC:
+        return
+    query = req.query if route.protocol == GEMINI else None
+    key = auth.extract_key(req.headers, query)
+    if route.auth == ADMIN_AUTH:
+        auth.check_admin(key, svc.admin_secret)
+        return
+    auth.check_client(mode, req.path, key, svc.api_key)
+
+
+def _error_response(err: GatewayError, protocol: str, ctx: RequestContext, svc: Services) -> Response:
+    status, body = RENDERERS.get(protocol, openai_errors.render)(err)
+    headers = []
+    if ctx.mapped_model:
+        headers.append((b"x-mapped-model", ctx.mapped_model.encode()))
+        if ctx.account is not None and svc.config.proxy.expose_account_header:
+            headers.append((b"x-account-email", ctx.account.display_name.encode("utf-8", "replace")))
+        headers.append((b"x-poolgate-overhead-ms", f"{ctx.overhead_ms():.3f}".encode()))
+    if err.retry_after is not None:
+        headers.append((b"retry-after", str(max(1, round(err.retry_after))).encode()))
+    if status == 401 and protocol != GEMINI:
+        headers.append((b"www-authenticate", b"Bearer"))
+    ctx.error = err.message
+    return Response(status, body, headers)
+
+
+def _watch_disconnect(receive: Receive) -> asyncio.Task[None]:
+    """Cancel the handler when the client goes away, so the upstream call and its account are freed."""
+    handler_task = asyncio.current_task()
+
+    async def watch() -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    if handler_task is not None:
+                        handler_task.cancel()
+                    return
+
+    return asyncio.get_running_loop().create_task(watch())

@@ -1,0 +1,145 @@
+"""A thin ASGI layer: Request, the two response kinds, and writing them (with keep-alives and disconnects)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from poolgate.errors import ErrorKind, GatewayError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class Request:
+    __slots__ = ("_body", "_query", "headers", "method", "path", "query_string", "receive", "scope")
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.query_string: bytes = scope.get("query_string", b"")
+        self.headers: dict[str, str] = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        self._body: bytes | None = None
+        self._query: dict[str, str] | None = None
+
+    @property
+    def query(self) -> dict[str, str]:
+        if self._query is None:
+            self._query = dict(parse_qsl(self.query_string.decode("latin-1"), keep_blank_values=True))
+        return self._query
+
+    @property
+    def client_ip(self) -> str:
+        client = self.scope.get("client")
+        return str(client[0]) if client else ""
+
+    async def body(self, limit: int) -> bytes:
+        if self._body is not None:
+            return self._body
+        declared = self.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise GatewayError(ErrorKind.TOO_LARGE, f"Request body exceeds the {limit // (1024 * 1024)} MB limit.")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise asyncio.CancelledError("client disconnected")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise GatewayError(ErrorKind.TOO_LARGE, f"Request body exceeds the {limit // (1024 * 1024)} MB limit.")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        self._body = b"".join(chunks)
+        return self._body
+
+
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: bytes
+    headers: Headers = field(default_factory=list)
+    media_type: bytes = b"application/json"
+
+
+@dataclass(slots=True)
+class StreamResponse:
+    status: int
+    chunks: AsyncIterator[bytes]
+    headers: Headers = field(default_factory=list)
+    media_type: bytes = b"text/event-stream"
+    keepalive: bytes = b""
+    keepalive_interval: float = 15.0
+
+
+def json_response(obj: Any, status: int = 200, headers: Headers | None = None) -> Response:
+    return Response(status, orjson.dumps(obj), headers or [])
+
+
+async def send_response(send: Send, response: Response) -> None:
+    headers = [
+        (b"content-type", response.media_type),
+        (b"content-length", str(len(response.body)).encode()),
+        *response.headers,
+    ]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+async def send_stream(send: Send, response: StreamResponse) -> None:
+    """Write a stream; during silences longer than the interval, write the protocol's keep-alive."""
+    headers = [
+        (b"content-type", response.media_type),
+        (b"cache-control", b"no-cache"),
+        (b"x-accel-buffering", b"no"),
+        *response.headers,
+    ]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    iterator = response.chunks.__aiter__()
+    pending: asyncio.Task[bytes] | None = None
+    try:
+        while True:
+            if not response.keepalive:
+                try:
+                    chunk = await iterator.__anext__()
+                except StopAsyncIteration:
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                continue
+            if pending is None:
+                pending = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=response.keepalive_interval)
+            if not done:
+                await send({"type": "http.response.body", "body": response.keepalive, "more_body": True})
+                continue
+            task, pending = pending, None
+            try:
+                chunk = task.result()
+            except StopAsyncIteration:
+                break
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
+    await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -1,0 +1,1 @@
+"""Route handlers: read, convert, execute, encode; one module per protocol."""

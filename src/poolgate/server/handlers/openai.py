@@ -1,0 +1,101 @@
+"""OpenAI-compatible routes: chat completions, legacy completions, responses, models."""
+
+from __future__ import annotations
+
+import time
+
+from poolgate.gateway import RequestContext
+from poolgate.protocols import fields, openai_completions
+from poolgate.protocols.openai_chat import request as chat_request
+from poolgate.protocols.openai_chat import response as chat_response
+from poolgate.protocols.openai_chat.stream import ChatEncoder
+from poolgate.protocols.openai_responses import request as responses_request
+from poolgate.protocols.openai_responses import response as responses_response
+from poolgate.routing.table import BUILTIN_EXACT, BUILTIN_MODELS
+from poolgate.server import pipeline
+from poolgate.server.asgi import Request, Response, StreamResponse, json_response
+from poolgate.services import Services
+
+MODELS_CREATED = 1_735_689_600
+
+
+async def read_body(req: Request, ctx: RequestContext, svc: Services) -> dict[str, object]:
+    raw = await req.body(svc.config.proxy.max_body_mb * 1024 * 1024)
+    ctx.request_body = raw
+    return fields.parse_json_object(raw)
+
+
+async def chat_completions(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
+    body = await read_body(req, ctx, svc)
+    chat = chat_request.to_hub(body)
+    created = int(time.time())
+    return await pipeline.run(
+        ctx,
+        svc,
+        req,
+        client_model=chat.model,
+        hub=chat.hub,
+        stream=chat.stream,
+        hint=chat.session_hint,
+        from_hub=lambda answer: chat_response.from_hub(
+            answer, request_id=ctx.request_id, model=chat.model, created=created
+        ),
+        make_encoder=lambda: ChatEncoder(
+            request_id=ctx.request_id, model=chat.model, created=created, include_usage=chat.include_usage
+        ),
+    )
+
+
+async def completions(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
+    body = await read_body(req, ctx, svc)
+    chat = openai_completions.to_hub(body)
+    created = int(time.time())
+    return await pipeline.run(
+        ctx,
+        svc,
+        req,
+        client_model=chat.model,
+        hub=chat.hub,
+        stream=chat.stream,
+        hint=chat.session_hint,
+        from_hub=lambda answer: openai_completions.from_hub(
+            answer, request_id=ctx.request_id, model=chat.model, created=created
+        ),
+        make_encoder=lambda: openai_completions.CompletionEncoder(
+            request_id=ctx.request_id, model=chat.model, created=created, include_usage=chat.include_usage
+        ),
+    )
+
+
+async def responses(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
+    body = await read_body(req, ctx, svc)
+    parsed = responses_request.to_hub(body)
+    created = int(time.time())
+    return await pipeline.run(
+        ctx,
+        svc,
+        req,
+        client_model=parsed.model,
+        hub=parsed.hub,
+        stream=False,
+        hint=parsed.session_hint,
+        from_hub=lambda answer: responses_response.from_hub(
+            answer, request_id=ctx.request_id, model=parsed.model, created=created
+        ),
+        make_encoder=lambda: ChatEncoder(
+            request_id=ctx.request_id, model=parsed.model, created=created, include_usage=False
+        ),
+    )
+
+
+def model_ids(svc: Services) -> list[str]:
+    ids: set[str] = set(BUILTIN_MODELS) | set(BUILTIN_EXACT)
+    ids.update(p for p in svc.router.custom if "*" not in p)
+    for account in svc.scheduler.accounts:
+        ids.update(account.quota.keys())
+    return sorted(ids)
+
+
+async def list_models(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    data = [{"id": mid, "object": "model", "created": MODELS_CREATED, "owned_by": "poolgate"} for mid in model_ids(svc)]
+    return json_response({"object": "list", "data": data})

@@ -1,0 +1,130 @@
+"""The shared request path after parsing: route the model, run the gateway, encode the answer."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import orjson
+
+from poolgate.errors import ErrorKind, GatewayError
+from poolgate.gateway import OpenStream, RequestContext
+from poolgate.hub.events import Usage
+from poolgate.hub.types import JSON, GenerateContentRequest
+from poolgate.pool.session import session_key
+from poolgate.protocols.encoder import StreamEncoder
+from poolgate.server.asgi import Headers, Request, Response, StreamResponse
+from poolgate.services import Services
+from poolgate.upstream.base import UpstreamCall, UpstreamFailure
+
+log = logging.getLogger("poolgate.pipeline")
+
+FromHub = Callable[[JSON], tuple[JSON, Usage | None]]
+MakeEncoder = Callable[[], StreamEncoder]
+
+
+def routing_headers(ctx: RequestContext, svc: Services) -> Headers:
+    headers: Headers = []
+    if ctx.mapped_model:
+        headers.append((b"x-mapped-model", ctx.mapped_model.encode()))
+    if ctx.account is not None and svc.config.proxy.expose_account_header:
+        headers.append((b"x-account-email", ctx.account.display_name.encode("utf-8", "replace")))
+    headers.append((b"x-poolgate-overhead-ms", f"{ctx.overhead_ms():.3f}".encode()))
+    return headers
+
+
+def route_model(ctx: RequestContext, svc: Services, client_model: str) -> str:
+    resolution = svc.router.resolve(client_model)
+    ctx.client_model = client_model
+    ctx.mapped_model = resolution.model
+    return resolution.model
+
+
+def make_call(
+    ctx: RequestContext, svc: Services, req: Request, hub: GenerateContentRequest, stream: bool, hint: str
+) -> UpstreamCall:
+    ctx.stream = stream
+    ctx.session_key = session_key(req.headers, hint, hub)
+    return UpstreamCall(
+        model=ctx.mapped_model,
+        body=dict(hub),
+        stream=stream,
+        request_id=ctx.request_id,
+        session_key=ctx.session_key,
+        deadline=time.time() + svc.config.proxy.request_timeout,
+    )
+
+
+async def answer_json(ctx: RequestContext, svc: Services, call: UpstreamCall, from_hub: FromHub) -> Response:
+    answer = await svc.gateway.generate(call, ctx)
+    body, usage = from_hub(answer)
+    ctx.usage = usage
+    raw = orjson.dumps(body)
+    ctx.response_body = raw
+    return Response(200, raw, routing_headers(ctx, svc))
+
+
+async def answer_stream(
+    ctx: RequestContext, svc: Services, call: UpstreamCall, make_encoder: MakeEncoder
+) -> StreamResponse:
+    opened = await svc.gateway.open_stream(call, ctx)
+    encoder = make_encoder()
+    headers = routing_headers(ctx, svc)
+    return StreamResponse(
+        200,
+        relay(opened, encoder, ctx),
+        headers,
+        media_type=encoder.media_type.encode(),
+        keepalive=encoder.keepalive,
+        keepalive_interval=svc.config.proxy.keepalive_seconds,
+    )
+
+
+async def relay(opened: OpenStream, encoder: StreamEncoder, ctx: RequestContext) -> AsyncIterator[bytes]:
+    """Encode chunks; after the first byte, failures become the protocol's in-stream error."""
+    captured: list[bytes] = []
+    tail: list[bytes]
+    try:
+        for item in encoder.start():
+            captured.append(item)
+            yield item
+        async for chunk in opened.chunks():
+            for item in encoder.feed(chunk):
+                if len(captured) < 2000:
+                    captured.append(item)
+                yield item
+        tail = encoder.finish()
+    except UpstreamFailure as failure:
+        err = GatewayError(ErrorKind.UPSTREAM_ERROR, f"Upstream failed mid-stream: {failure}")
+        ctx.error = err.message
+        log.warning("request %s: %s", ctx.request_id, err.message)
+        tail = encoder.fail(err)
+    except GatewayError as err:
+        ctx.error = err.message
+        tail = encoder.fail(err)
+    finally:
+        ctx.usage = encoder.usage
+    for item in tail:
+        captured.append(item)
+        yield item
+    ctx.response_body = b"".join(captured)
+
+
+async def run(
+    ctx: RequestContext,
+    svc: Services,
+    req: Request,
+    *,
+    client_model: str,
+    hub: GenerateContentRequest,
+    stream: bool,
+    hint: str,
+    from_hub: FromHub,
+    make_encoder: MakeEncoder,
+) -> Response | StreamResponse:
+    route_model(ctx, svc, client_model)
+    call = make_call(ctx, svc, req, hub, stream, hint)
+    if stream:
+        return await answer_stream(ctx, svc, call, make_encoder)
+    return await answer_json(ctx, svc, call, from_hub)

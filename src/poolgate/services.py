@@ -1,0 +1,170 @@
+"""Services: the object graph of a running gateway, built once and handed to the app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from poolgate.config import Config
+from poolgate.gateway import Gateway
+from poolgate.monitor.records import RequestLog
+from poolgate.pool.classify import Classifier
+from poolgate.pool.clock import Clock, SystemClock
+from poolgate.pool.scheduler import Scheduler
+from poolgate.pool.state import MemoryState, SharedState
+from poolgate.routing.resolve import Router
+from poolgate.store.models import API_KEY, Account, Cooldown
+from poolgate.store.sql import SqlStore
+from poolgate.upstream.base import Transport
+from poolgate.upstream.gemini_api import GeminiApiTransport
+from poolgate.upstream.http import make_session
+
+log = logging.getLogger("poolgate")
+
+GENERATED_KEY_SETTING = "generated_api_key"
+WATCH_INTERVAL = 0.5
+
+
+@dataclass(slots=True)
+class Services:
+    config: Config
+    data_dir: Path
+    store: SqlStore
+    clock: Clock
+    scheduler: Scheduler
+    router: Router
+    gateway: Gateway
+    monitor: RequestLog
+    session: aiohttp.ClientSession
+    transports: dict[str, Transport]
+    api_key: str
+    admin_secret: str
+    key_generated: bool = False
+    revision: int = -1
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def reload(self) -> None:
+        """Re-read accounts and mappings if anything changed since the last look."""
+        revision = await asyncio.to_thread(self.store.revision)
+        if revision == self.revision:
+            return
+        accounts, mapping = await asyncio.to_thread(lambda: (self.store.list_accounts(), self.store.list_mappings()))
+        self.scheduler.set_accounts(accounts)
+        custom = dict(self.config.routing.custom_mapping)
+        custom.update(mapping)
+        self.router.set_custom(custom)
+        self.revision = revision
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            try:
+                await self.reload()
+            except Exception:  # a locked or briefly unavailable database must not kill the watcher
+                log.exception("reloading accounts failed")
+
+    def persist_cooldowns(self, upserts: list[Cooldown], deletes: list[str]) -> None:
+        self._background(self.store.save_cooldowns, upserts, deletes)
+
+    def persist_account_state(self, account: Account) -> None:
+        self._background(
+            lambda: self.store.update_account(
+                account.id, bump=False, state=account.state, state_reason=account.state_reason
+            )
+        )
+
+    def _background(self, fn: object, *args: object) -> None:
+        async def run() -> None:
+            try:
+                await asyncio.to_thread(fn, *args)  # type: ignore[arg-type]
+            except Exception:
+                log.exception("background store write failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self.tasks.append(task)
+        task.add_done_callback(lambda t: self.tasks.remove(t) if t in self.tasks else None)
+
+
+def client_key(config: Config, store: SqlStore) -> tuple[str, bool]:
+    """The client API key: configured, or generated once and kept in the store."""
+    if config.proxy.api_key:
+        return config.proxy.api_key, False
+    existing = store.get_setting(GENERATED_KEY_SETTING)
+    if existing:
+        return existing, False
+    key = "sk-pg-" + secrets.token_hex(20)
+    store.set_setting(GENERATED_KEY_SETTING, key)
+    return key, True
+
+
+@contextlib.asynccontextmanager
+async def build_services(
+    config: Config,
+    data_dir: Path,
+    *,
+    clock: Clock | None = None,
+    state: SharedState | None = None,
+    extra_transports: dict[str, Transport] | None = None,
+) -> AsyncIterator[Services]:
+    store = await asyncio.to_thread(SqlStore.open, data_dir, config.store.database_url)
+    api_key, generated = await asyncio.to_thread(client_key, config, store)
+    clock = clock or SystemClock()
+    session = make_session(config.upstream)
+    transports: dict[str, Transport] = {API_KEY: GeminiApiTransport(session, config.upstream)}
+    transports.update(extra_transports or {})
+    holder: list[Services] = []
+
+    def persist_cooldowns(upserts: list[Cooldown], deletes: list[str]) -> None:
+        holder[0].persist_cooldowns(upserts, deletes)
+
+    def persist_state(account: Account) -> None:
+        holder[0].persist_account_state(account)
+
+    scheduler = Scheduler(state or MemoryState(), clock, config.scheduling, persist_cooldowns, persist_state)
+    gateway = Gateway(
+        scheduler,
+        transports,
+        Classifier(config.scheduling.extra_rules),
+        clock,
+        config.scheduling.max_attempts,
+    )
+    monitor = RequestLog(store, config.monitor)
+    services = Services(
+        config=config,
+        data_dir=data_dir,
+        store=store,
+        clock=clock,
+        scheduler=scheduler,
+        router=Router(dict(config.routing.custom_mapping)),
+        gateway=gateway,
+        monitor=monitor,
+        session=session,
+        transports=transports,
+        api_key=api_key,
+        admin_secret=config.proxy.admin_password or api_key,
+        key_generated=generated,
+    )
+    holder.append(services)
+    await scheduler.restore(await asyncio.to_thread(store.list_cooldowns))
+    await services.reload()
+    monitor.start()
+    watcher = asyncio.get_running_loop().create_task(services._watch())
+    try:
+        yield services
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        await monitor.stop()
+        for task in list(services.tasks):
+            with contextlib.suppress(Exception):
+                await task
+        await session.close()
+        store.close()

@@ -1,0 +1,24 @@
+"""A fake Google Gemini API server on loopback, scriptable per API key, for tests, demos and benchmarks."""
+
+from poolgate.simulator.app import create_app
+from poolgate.simulator.routing import Handler, Route, Router
+from poolgate.simulator.script import FunctionCallSpec, ScriptError, Step, parse_step, parse_steps
+from poolgate.simulator.server import RunningSimulator, start_simulator
+from poolgate.simulator.state import CallRecord, ModelInfo, SimulatorState
+
+__all__ = [
+    "CallRecord",
+    "FunctionCallSpec",
+    "Handler",
+    "ModelInfo",
+    "Route",
+    "Router",
+    "RunningSimulator",
+    "ScriptError",
+    "SimulatorState",
+    "Step",
+    "create_app",
+    "parse_step",
+    "parse_steps",
+    "start_simulator",
+]

@@ -1,0 +1,211 @@
+"""What the simulator answers: the deterministic default reply, and a script step's overrides of it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from poolgate.simulator.script import FunctionCallSpec, Step
+
+THINKING_TEXT: Final = "Let me think about that."
+_CALL_TOOL = re.compile(r"CALL_TOOL[ \t]+(\S+)[ \t]+(.*)$", re.MULTILINE)
+_ECHO_LIMIT: Final = 200
+_JSON_ECHO_LIMIT: Final = 40
+_SCHEMA_DEPTH: Final = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The content of one answer, before it is laid out as a response body or stream chunks."""
+
+    text: str
+    thoughts: str | None = None
+    function_calls: tuple[FunctionCallSpec, ...] = ()
+    finish_reason: str = "STOP"
+    usage: dict[str, Any] | None = None
+    candidate_count: int = 1
+
+
+def reply_for(model: str, body: dict[str, Any], step: Step | None) -> Reply:
+    """The default reply, with whatever the step overrides."""
+    text, calls = _default_answer(model, body)
+    thoughts = THINKING_TEXT if _wants_thoughts(body) else None
+    finish = "STOP"
+    usage: dict[str, Any] | None = None
+    if step is not None:
+        if step.text is not None or step.function_calls is not None:
+            text = step.text or ""
+            calls = step.function_calls or ()
+        if step.thoughts is not None:
+            thoughts = step.thoughts
+        if step.finish_reason is not None:
+            finish = step.finish_reason
+        usage = step.usage
+    if usage is None:
+        usage = compute_usage(body, text, calls, thoughts)
+    return Reply(text, thoughts, calls, finish, usage, _candidate_count(body))
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """A cheap stand-in for a tokenizer: a quarter of the request's text characters, at least 1."""
+    chars = 0
+    for content in _contents(body):
+        for part in _parts(content):
+            text = part.get("text")
+            if isinstance(text, str):
+                chars += len(text)
+    system = body.get("systemInstruction") or body.get("system_instruction")
+    if isinstance(system, dict):
+        for part in _parts(system):
+            text = part.get("text")
+            if isinstance(text, str):
+                chars += len(text)
+    return max(1, chars // 4)
+
+
+def compute_usage(
+    body: dict[str, Any], text: str, calls: tuple[FunctionCallSpec, ...], thoughts: str | None
+) -> dict[str, Any]:
+    prompt = prompt_tokens(body)
+    answer_chars = len(text) + sum(len(c.name) + len(orjson.dumps(c.args)) for c in calls)
+    candidates = max(1, answer_chars // 4)
+    usage: dict[str, Any] = {"promptTokenCount": prompt, "candidatesTokenCount": candidates}
+    total = prompt + candidates
+    if thoughts:
+        usage["thoughtsTokenCount"] = max(1, len(thoughts) // 4)
+        total += usage["thoughtsTokenCount"]
+    usage["totalTokenCount"] = total
+    return usage
+
+
+def _default_answer(model: str, body: dict[str, Any]) -> tuple[str, tuple[FunctionCallSpec, ...]]:
+    contents = _contents(body)
+    if contents:
+        for part in _parts(contents[-1]):
+            response = part.get("functionResponse")
+            if isinstance(response, dict):
+                return "Tool result: " + orjson.dumps(response.get("response")).decode(), ()
+    user_text = _last_user_text(contents)
+    call = _tool_call(user_text, body)
+    if call is not None:
+        return "", (call,)
+    config = _generation_config(body)
+    mime = config.get("responseMimeType") or config.get("response_mime_type")
+    if mime == "application/json":
+        return _json_answer(config, user_text), ()
+    return f"Hello from the simulator (model {model}). You said: {user_text[:_ECHO_LIMIT]}", ()
+
+
+def _tool_call(user_text: str, body: dict[str, Any]) -> FunctionCallSpec | None:
+    match = _CALL_TOOL.search(user_text)
+    if match is None:
+        return None
+    name, raw_args = match.group(1), match.group(2).strip()
+    if name not in _declared_functions(body):
+        return None
+    try:
+        args = orjson.loads(raw_args) if raw_args else {}
+    except orjson.JSONDecodeError:
+        return None
+    return FunctionCallSpec(name=name, args=args if isinstance(args, dict) else {"value": args})
+
+
+def _declared_functions(body: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return names
+    for tool in tools:
+        if not isinstance(tool, dict):
+            continue
+        decls = tool.get("functionDeclarations") or tool.get("function_declarations") or []
+        for decl in decls if isinstance(decls, list) else []:
+            if isinstance(decl, dict) and isinstance(decl.get("name"), str):
+                names.add(decl["name"])
+    return names
+
+
+def _json_answer(config: dict[str, Any], user_text: str) -> str:
+    schema = config.get("responseJsonSchema") or config.get("responseSchema") or config.get("response_schema")
+    if isinstance(schema, dict):
+        value = sample_for_schema(schema)
+        if value is not None:
+            return orjson.dumps(value).decode()
+    return orjson.dumps({"answer": user_text[:_JSON_ECHO_LIMIT]}).decode()
+
+
+def sample_for_schema(schema: dict[str, Any], depth: int = 0) -> Any:
+    """A plausible value for a JSON schema or Gemini OpenAPI-subset schema (types in either case)."""
+    if depth > _SCHEMA_DEPTH:
+        return None
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    for combo in ("anyOf", "oneOf", "allOf"):
+        options = schema.get(combo)
+        if isinstance(options, list) and options and isinstance(options[0], dict):
+            return sample_for_schema(options[0], depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if isinstance(k, str) and k.lower() != "null"), None)
+    kind = kind.lower() if isinstance(kind, str) else ("object" if "properties" in schema else None)
+    if kind == "string":
+        return "x"
+    if kind in ("number", "integer"):
+        return 1
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return []
+    if kind == "object":
+        props = schema.get("properties")
+        props = props if isinstance(props, dict) else {}
+        required = schema.get("required")
+        names = [n for n in required if n in props] if isinstance(required, list) else list(props)
+        return {
+            name: sample_for_schema(props[name], depth + 1) if isinstance(props[name], dict) else None for name in names
+        }
+    return None
+
+
+def _contents(body: dict[str, Any]) -> list[dict[str, Any]]:
+    contents = body.get("contents")
+    if not isinstance(contents, list):
+        return []
+    return [c for c in contents if isinstance(c, dict)]
+
+
+def _parts(content: dict[str, Any]) -> list[dict[str, Any]]:
+    parts = content.get("parts")
+    if not isinstance(parts, list):
+        return []
+    return [p for p in parts if isinstance(p, dict)]
+
+
+def _last_user_text(contents: list[dict[str, Any]]) -> str:
+    for content in reversed(contents):
+        if content.get("role", "user") != "user":
+            continue
+        texts = [p["text"] for p in _parts(content) if isinstance(p.get("text"), str) and not p.get("thought")]
+        if texts:
+            return "\n".join(texts)
+    return ""
+
+
+def _generation_config(body: dict[str, Any]) -> dict[str, Any]:
+    config = body.get("generationConfig") or body.get("generation_config")
+    return config if isinstance(config, dict) else {}
+
+
+def _wants_thoughts(body: dict[str, Any]) -> bool:
+    thinking = _generation_config(body).get("thinkingConfig")
+    return isinstance(thinking, dict) and thinking.get("includeThoughts") is True
+
+
+def _candidate_count(body: dict[str, Any]) -> int:
+    count = _generation_config(body).get("candidateCount")
+    return count if isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= 8 else 1

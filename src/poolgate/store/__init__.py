@@ -1,0 +1,1 @@
+"""Persistent state: accounts, settings, mappings, cooldowns and logs behind one Store."""

@@ -1,0 +1,105 @@
+"""Schema migrations, applied in order; each runs once and is recorded in schema_migrations."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+# Plain SQL that both SQLite and PostgreSQL accept. Never edit a released step: add a new one.
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "accounts, settings, mappings, cooldowns",
+        [
+            """CREATE TABLE accounts (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                label TEXT NOT NULL DEFAULT '',
+                email TEXT NOT NULL DEFAULT '',
+                secret_enc TEXT NOT NULL,
+                enabled INTEGER NOT NULL DEFAULT 1,
+                state TEXT NOT NULL DEFAULT 'active',
+                state_reason TEXT NOT NULL DEFAULT '',
+                base_url TEXT NOT NULL DEFAULT '',
+                project_id TEXT NOT NULL DEFAULT '',
+                tier TEXT NOT NULL DEFAULT '',
+                priority INTEGER NOT NULL DEFAULT 0,
+                access_token_enc TEXT NOT NULL DEFAULT '',
+                access_expires_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+                quota_json TEXT NOT NULL DEFAULT '{}',
+                meta_json TEXT NOT NULL DEFAULT '{}',
+                created_at DOUBLE PRECISION NOT NULL,
+                last_used_at DOUBLE PRECISION NOT NULL DEFAULT 0
+            )""",
+            "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE mappings (pattern TEXT PRIMARY KEY, model TEXT NOT NULL)",
+            """CREATE TABLE cooldowns (
+                key TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL,
+                model TEXT NOT NULL DEFAULT '',
+                until DOUBLE PRECISION NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                kind TEXT NOT NULL DEFAULT ''
+            )""",
+        ],
+    ),
+    (
+        2,
+        "request log and hourly usage",
+        [
+            """CREATE TABLE request_logs (
+                id TEXT PRIMARY KEY,
+                ts DOUBLE PRECISION NOT NULL,
+                method TEXT NOT NULL DEFAULT '',
+                route TEXT NOT NULL DEFAULT '',
+                protocol TEXT NOT NULL DEFAULT '',
+                client_model TEXT NOT NULL DEFAULT '',
+                mapped_model TEXT NOT NULL DEFAULT '',
+                account_id TEXT NOT NULL DEFAULT '',
+                account TEXT NOT NULL DEFAULT '',
+                status INTEGER NOT NULL DEFAULT 0,
+                stream INTEGER NOT NULL DEFAULT 0,
+                duration_ms DOUBLE PRECISION NOT NULL DEFAULT 0,
+                overhead_ms DOUBLE PRECISION NOT NULL DEFAULT 0,
+                input_tokens INTEGER NOT NULL DEFAULT 0,
+                output_tokens INTEGER NOT NULL DEFAULT 0,
+                cached_tokens INTEGER NOT NULL DEFAULT 0,
+                thought_tokens INTEGER NOT NULL DEFAULT 0,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                error TEXT NOT NULL DEFAULT '',
+                client_ip TEXT NOT NULL DEFAULT '',
+                user_agent TEXT NOT NULL DEFAULT '',
+                request_body TEXT,
+                response_body TEXT
+            )""",
+            "CREATE INDEX idx_request_logs_ts ON request_logs (ts)",
+            "CREATE INDEX idx_request_logs_status ON request_logs (status)",
+            """CREATE TABLE usage_hourly (
+                hour BIGINT NOT NULL,
+                account TEXT NOT NULL,
+                model TEXT NOT NULL,
+                requests INTEGER NOT NULL DEFAULT 0,
+                errors INTEGER NOT NULL DEFAULT 0,
+                input_tokens BIGINT NOT NULL DEFAULT 0,
+                output_tokens BIGINT NOT NULL DEFAULT 0,
+                cached_tokens BIGINT NOT NULL DEFAULT 0,
+                thought_tokens BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (hour, account, model)
+            )""",
+        ],
+    ),
+]
+
+
+def migrate(conn: Connection) -> list[int]:
+    """Apply every migration not yet recorded; returns the versions applied."""
+    conn.execute(text("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"))
+    done = {row[0] for row in conn.execute(text("SELECT version FROM schema_migrations"))}
+    applied: list[int] = []
+    for version, name, statements in MIGRATIONS:
+        if version in done:
+            continue
+        for statement in statements:
+            conn.execute(text(statement))
+        conn.execute(text("INSERT INTO schema_migrations (version, name) VALUES (:v, :n)"), {"v": version, "n": name})
+        applied.append(version)
+    return applied

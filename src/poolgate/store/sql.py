@@ -1,0 +1,389 @@
+"""SqlStore: the Store on SQLAlchemy Core; SQLite in the data directory by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Row
+
+from poolgate.store.crypto import SecretBox
+from poolgate.store.migrations import migrate
+from poolgate.store.models import Account, Cooldown
+
+DB_FILE = "poolgate.db"
+
+_ACCOUNT_COLUMNS = (
+    "id, kind, label, email, secret_enc, enabled, state, state_reason, base_url, project_id, tier, "
+    "priority, access_token_enc, access_expires_at, quota_json, meta_json, created_at, last_used_at"
+)
+_UPDATABLE = {
+    "label",
+    "email",
+    "enabled",
+    "state",
+    "state_reason",
+    "base_url",
+    "project_id",
+    "tier",
+    "priority",
+    "access_expires_at",
+    "last_used_at",
+}
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets the CLI write while the gateway reads; busy_timeout rides out short write locks.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def make_engine(database_url: str, data_dir: Path) -> Engine:
+    if not database_url:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{data_dir / DB_FILE}"
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+    if database_url.startswith("sqlite"):
+        engine = create_engine(database_url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(database_url, pool_pre_ping=True)
+
+
+def new_id() -> str:
+    return secrets.token_hex(4)
+
+
+class SqlStore:
+    """Synchronous store; the gateway calls it from a worker thread, the CLI directly."""
+
+    def __init__(self, engine: Engine, box: SecretBox) -> None:
+        self.engine = engine
+        self.box = box
+        with engine.begin() as conn:
+            migrate(conn)
+
+    @classmethod
+    def open(cls, data_dir: Path, database_url: str = "") -> SqlStore:
+        return cls(make_engine(database_url, data_dir), SecretBox.for_data_dir(data_dir))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- revision: a counter every change bumps, so running gateways notice CLI edits cheaply.
+    def revision(self) -> int:
+        with self.engine.connect() as conn:
+            value = conn.execute(text("SELECT value FROM settings WHERE key = 'revision'")).scalar()
+        return int(value) if value is not None else 0
+
+    def _bump(self, conn: Any) -> None:
+        updated = conn.execute(
+            text("UPDATE settings SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'revision'")
+        )
+        if updated.rowcount == 0:
+            conn.execute(text("INSERT INTO settings (key, value) VALUES ('revision', '1')"))
+
+    # -- settings
+    def get_setting(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(text("SELECT value FROM settings WHERE key = :k"), {"k": key}).scalar()
+        return None if value is None else str(value)
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            updated = conn.execute(text("UPDATE settings SET value = :v WHERE key = :k"), {"k": key, "v": value})
+            if updated.rowcount == 0:
+                conn.execute(text("INSERT INTO settings (key, value) VALUES (:k, :v)"), {"k": key, "v": value})
+            self._bump(conn)
+
+    # -- accounts
+    def _row_to_account(self, row: Row[Any]) -> Account:
+        m = row._mapping
+        return Account(
+            id=m["id"],
+            kind=m["kind"],
+            label=m["label"],
+            secret=self.box.decrypt(m["secret_enc"]),
+            email=m["email"],
+            enabled=bool(m["enabled"]),
+            state=m["state"],
+            state_reason=m["state_reason"],
+            base_url=m["base_url"],
+            project_id=m["project_id"],
+            tier=m["tier"],
+            priority=int(m["priority"]),
+            access_token=self.box.decrypt(m["access_token_enc"]),
+            access_expires_at=float(m["access_expires_at"]),
+            quota=orjson.loads(m["quota_json"] or "{}"),
+            meta=orjson.loads(m["meta_json"] or "{}"),
+            created_at=float(m["created_at"]),
+            last_used_at=float(m["last_used_at"]),
+        )
+
+    def list_accounts(self) -> list[Account]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at, id")).fetchall()
+        return [self._row_to_account(r) for r in rows]
+
+    def get_account(self, account_id: str) -> Account | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = :id"), {"id": account_id}
+            ).fetchone()
+        return self._row_to_account(row) if row is not None else None
+
+    def resolve_account_id(self, ref: str) -> str | None:
+        """Accept an id, a unique id prefix, a label or an email."""
+        accounts = self.list_accounts()
+        for acc in accounts:
+            if ref in (acc.id, acc.label, acc.email) and ref:
+                return acc.id
+        matches = [a.id for a in accounts if a.id.startswith(ref)]
+        return matches[0] if len(matches) == 1 else None
+
+    def add_account(self, account: Account) -> Account:
+        if not account.id:
+            account.id = new_id()
+        if not account.created_at:
+            account.created_at = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (:id, :kind, :label, :email, :secret_enc, "
+                    ":enabled, :state, :state_reason, :base_url, :project_id, :tier, :priority, "
+                    ":access_token_enc, :access_expires_at, :quota_json, :meta_json, :created_at, :last_used_at)"
+                ),
+                {
+                    "id": account.id,
+                    "kind": account.kind,
+                    "label": account.label,
+                    "email": account.email,
+                    "secret_enc": self.box.encrypt(account.secret),
+                    "enabled": int(account.enabled),
+                    "state": account.state,
+                    "state_reason": account.state_reason,
+                    "base_url": account.base_url,
+                    "project_id": account.project_id,
+                    "tier": account.tier,
+                    "priority": account.priority,
+                    "access_token_enc": self.box.encrypt(account.access_token),
+                    "access_expires_at": account.access_expires_at,
+                    "quota_json": orjson.dumps(account.quota).decode(),
+                    "meta_json": orjson.dumps(account.meta).decode(),
+                    "created_at": account.created_at,
+                    "last_used_at": account.last_used_at,
+                },
+            )
+            self._bump(conn)
+        return account
+
+    def update_account(self, account_id: str, *, bump: bool = True, **fields: Any) -> bool:
+        sets: list[str] = []
+        params: dict[str, Any] = {"id": account_id}
+        for key, value in fields.items():
+            if key in _UPDATABLE:
+                sets.append(f"{key} = :{key}")
+                params[key] = int(value) if isinstance(value, bool) else value
+            elif key == "secret":
+                sets.append("secret_enc = :secret_enc")
+                params["secret_enc"] = self.box.encrypt(value)
+            elif key == "access_token":
+                sets.append("access_token_enc = :access_token_enc")
+                params["access_token_enc"] = self.box.encrypt(value)
+            elif key in ("quota", "meta"):
+                sets.append(f"{key}_json = :{key}_json")
+                params[f"{key}_json"] = orjson.dumps(value).decode()
+            else:
+                raise ValueError(f"unknown account field {key}")
+        if not sets:
+            return False
+        with self.engine.begin() as conn:
+            result = conn.execute(text(f"UPDATE accounts SET {', '.join(sets)} WHERE id = :id"), params)
+            if bump:
+                self._bump(conn)
+        return bool(result.rowcount)
+
+    def remove_account(self, account_id: str) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(text("DELETE FROM accounts WHERE id = :id"), {"id": account_id})
+            conn.execute(text("DELETE FROM cooldowns WHERE account_id = :id"), {"id": account_id})
+            self._bump(conn)
+        return bool(result.rowcount)
+
+    # -- model mapping
+    def list_mappings(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT pattern, model FROM mappings ORDER BY pattern")).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def set_mapping(self, pattern: str, model: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(text("DELETE FROM mappings WHERE pattern = :p"), {"p": pattern})
+            conn.execute(text("INSERT INTO mappings (pattern, model) VALUES (:p, :m)"), {"p": pattern, "m": model})
+            self._bump(conn)
+
+    def remove_mapping(self, pattern: str) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(text("DELETE FROM mappings WHERE pattern = :p"), {"p": pattern})
+            self._bump(conn)
+        return bool(result.rowcount)
+
+    # -- cooldowns (persisted so they survive a restart)
+    def list_cooldowns(self) -> list[Cooldown]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT account_id, model, until, reason, kind FROM cooldowns")).fetchall()
+        return [Cooldown(r[0], r[1], float(r[2]), r[3], r[4]) for r in rows]
+
+    def save_cooldowns(self, upserts: Iterable[Cooldown], deletes: Iterable[str]) -> None:
+        with self.engine.begin() as conn:
+            for key in deletes:
+                conn.execute(text("DELETE FROM cooldowns WHERE key = :k"), {"k": key})
+            for c in upserts:
+                conn.execute(text("DELETE FROM cooldowns WHERE key = :k"), {"k": c.key})
+                conn.execute(
+                    text(
+                        "INSERT INTO cooldowns (key, account_id, model, until, reason, kind) "
+                        "VALUES (:k, :a, :m, :u, :r, :kind)"
+                    ),
+                    {
+                        "k": c.key,
+                        "a": c.account_id,
+                        "m": c.model,
+                        "u": c.until,
+                        "r": c.reason,
+                        "kind": c.kind,
+                    },
+                )
+
+    def clear_cooldowns(self, account_id: str | None = None) -> int:
+        with self.engine.begin() as conn:
+            if account_id is None:
+                result = conn.execute(text("DELETE FROM cooldowns"))
+            else:
+                result = conn.execute(text("DELETE FROM cooldowns WHERE account_id = :a"), {"a": account_id})
+            self._bump(conn)
+        return int(result.rowcount or 0)
+
+    # -- request log and usage
+    def insert_logs(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        columns = list(rows[0].keys())
+        sql = text(f"INSERT INTO request_logs ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})")
+        with self.engine.begin() as conn:
+            conn.execute(sql, list(rows))
+
+    def add_usage(self, rows: Sequence[dict[str, Any]]) -> None:
+        with self.engine.begin() as conn:
+            for r in rows:
+                updated = conn.execute(
+                    text(
+                        "UPDATE usage_hourly SET requests = requests + :requests, errors = errors + :errors, "
+                        "input_tokens = input_tokens + :input_tokens, output_tokens = output_tokens + :output_tokens, "
+                        "cached_tokens = cached_tokens + :cached_tokens, "
+                        "thought_tokens = thought_tokens + :thought_tokens "
+                        "WHERE hour = :hour AND account = :account AND model = :model"
+                    ),
+                    r,
+                )
+                if updated.rowcount == 0:
+                    conn.execute(
+                        text(
+                            "INSERT INTO usage_hourly (hour, account, model, requests, errors, input_tokens, "
+                            "output_tokens, cached_tokens, thought_tokens) VALUES (:hour, :account, :model, "
+                            ":requests, :errors, :input_tokens, :output_tokens, :cached_tokens, :thought_tokens)"
+                        ),
+                        r,
+                    )
+
+    def query_logs(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        errors_only: bool = False,
+        search: str = "",
+        account: str = "",
+        model: str = "",
+        since_ts: float | None = None,
+        with_bodies: bool = False,
+    ) -> list[dict[str, Any]]:
+        where: list[str] = []
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if errors_only:
+            where.append("(status >= 400 OR error != '')")
+        if search:
+            where.append(
+                "(route LIKE :q OR client_model LIKE :q OR mapped_model LIKE :q OR account LIKE :q OR error LIKE :q)"
+            )
+            params["q"] = f"%{search}%"
+        if account:
+            where.append("account = :account")
+            params["account"] = account
+        if model:
+            where.append("(client_model = :model OR mapped_model = :model)")
+            params["model"] = model
+        if since_ts is not None:
+            where.append("ts > :since")
+            params["since"] = since_ts
+        cols = (
+            "*"
+            if with_bodies
+            else (
+                "id, ts, method, route, protocol, client_model, mapped_model, account_id, account, status, stream, "
+                "duration_ms, overhead_ms, input_tokens, output_tokens, cached_tokens, thought_tokens, attempts, "
+                "error, client_ip, user_agent"
+            )
+        )
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(f"SELECT {cols} FROM request_logs {clause} ORDER BY ts DESC LIMIT :limit OFFSET :offset"),
+                params,
+            ).fetchall()
+        return [dict(r._mapping) for r in rows]
+
+    def get_log(self, log_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(text("SELECT * FROM request_logs WHERE id = :id"), {"id": log_id}).fetchone()
+        return dict(row._mapping) if row is not None else None
+
+    def delete_logs_before(self, ts: float) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(text("DELETE FROM request_logs WHERE ts < :ts"), {"ts": ts})
+            conn.execute(text("DELETE FROM usage_hourly WHERE hour < :h"), {"h": int(ts // 3600)})
+        return int(result.rowcount or 0)
+
+    def usage_since(self, hour: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT account, model, SUM(requests) AS requests, SUM(errors) AS errors, "
+                    "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, "
+                    "SUM(cached_tokens) AS cached_tokens, SUM(thought_tokens) AS thought_tokens "
+                    "FROM usage_hourly WHERE hour >= :h GROUP BY account, model ORDER BY account, model"
+                ),
+                {"h": hour},
+            ).fetchall()
+        return [dict(r._mapping) for r in rows]
+
+    def usage_by_hour(self, hour: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT hour, SUM(requests) AS requests, SUM(errors) AS errors, "
+                    "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens "
+                    "FROM usage_hourly WHERE hour >= :h GROUP BY hour ORDER BY hour"
+                ),
+                {"h": hour},
+            ).fetchall()
+        return [dict(r._mapping) for r in rows]

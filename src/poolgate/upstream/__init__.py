@@ -1,0 +1,1 @@
+"""Upstream transports: one per account kind, each speaking the Gemini generateContent schema."""

@@ -1,0 +1,98 @@
+"""GeminiApiTransport: API-key accounts calling generativelanguage (`x-goog-api-key`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from poolgate import __version__
+from poolgate.config import UpstreamConfig
+from poolgate.hub.types import JSON
+from poolgate.store.models import Account
+from poolgate.upstream.base import UpstreamCall, UpstreamFailure
+from poolgate.upstream.http import NETWORK_ERRORS, body_chunks, failure_from_response, network_failure
+from poolgate.upstream.sse import iter_sse_json
+
+
+class GeminiApiTransport:
+    def __init__(self, session: aiohttp.ClientSession, config: UpstreamConfig) -> None:
+        self.session = session
+        self.config = config
+        self.base = config.gemini_api_base.rstrip("/")
+        self.user_agent = config.user_agent or f"poolgate/{__version__}"
+        self.proxy = config.http_proxy or None
+
+    def _url(self, account: Account, model: str, method: str) -> str:
+        base = (account.base_url or self.base).rstrip("/")
+        return f"{base}/v1beta/models/{model}:{method}"
+
+    def _headers(self, account: Account) -> dict[str, str]:
+        return {
+            "x-goog-api-key": account.secret,
+            "content-type": "application/json",
+            "user-agent": self.user_agent,
+        }
+
+    async def _post(self, url: str, account: Account, body: JSON) -> aiohttp.ClientResponse:
+        try:
+            resp = await self.session.post(
+                url, data=orjson.dumps(body), headers=self._headers(account), proxy=self.proxy
+            )
+        except NETWORK_ERRORS as exc:
+            raise network_failure(exc) from exc
+        if resp.status >= 400:
+            try:
+                raise await failure_from_response(resp)
+            finally:
+                resp.release()
+        return resp
+
+    async def generate(self, account: Account, call: UpstreamCall) -> JSON:
+        resp = await self._post(self._url(account, call.model, "generateContent"), account, call.body)
+        try:
+            raw = await resp.read()
+        except NETWORK_ERRORS as exc:
+            raise network_failure(exc) from exc
+        finally:
+            resp.release()
+        try:
+            data: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamFailure(status=502, text=f"unparseable upstream answer: {raw[:200]!r}") from exc
+        if not isinstance(data, dict):
+            raise UpstreamFailure(status=502, text="upstream answer is not a JSON object")
+        return data
+
+    async def stream(self, account: Account, call: UpstreamCall) -> AsyncGenerator[JSON, None]:
+        url = self._url(account, call.model, "streamGenerateContent") + "?alt=sse"
+        resp = await self._post(url, account, call.body)
+        try:
+            async for chunk in iter_sse_json(body_chunks(resp)):
+                yield chunk
+        finally:
+            resp.close()
+
+    async def count_tokens(self, account: Account, model: str, body: JSON) -> JSON:
+        resp = await self._post(self._url(account, model, "countTokens"), account, body)
+        try:
+            data: JSON = orjson.loads(await resp.read())
+        finally:
+            resp.release()
+        return data
+
+    async def list_models(self, account: Account) -> list[JSON]:
+        base = (account.base_url or self.base).rstrip("/")
+        try:
+            async with self.session.get(
+                f"{base}/v1beta/models", headers=self._headers(account), proxy=self.proxy
+            ) as resp:
+                if resp.status >= 400:
+                    raise await failure_from_response(resp)
+                data = orjson.loads(await resp.read())
+        except NETWORK_ERRORS as exc:
+            raise network_failure(exc) from exc
+        models = data.get("models") if isinstance(data, dict) else None
+        return [m for m in models if isinstance(m, dict)] if isinstance(models, list) else []

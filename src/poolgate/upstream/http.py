@@ -1,0 +1,59 @@
+"""The shared aiohttp client session and the mapping of its errors onto UpstreamFailure."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from poolgate.config import UpstreamConfig
+from poolgate.upstream.base import UpstreamFailure
+
+
+def make_session(config: UpstreamConfig) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60)
+    timeout = aiohttp.ClientTimeout(total=None, connect=config.connect_timeout, sock_read=300)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        json_serialize=lambda o: orjson.dumps(o).decode(),
+        trust_env=False,
+        auto_decompress=True,
+    )
+
+
+async def failure_from_response(resp: aiohttp.ClientResponse) -> UpstreamFailure:
+    raw = await resp.read()
+    body: Any = None
+    try:
+        body = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        body = None
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        body = body[0]  # Google sometimes wraps stream errors in a JSON array
+    return UpstreamFailure(
+        status=resp.status,
+        body=body if isinstance(body, dict) else None,
+        text=raw[:2000].decode("utf-8", "replace"),
+        retry_after_header=resp.headers.get("Retry-After"),
+    )
+
+
+def network_failure(exc: BaseException) -> UpstreamFailure:
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return UpstreamFailure(timeout=True, text=str(exc) or type(exc).__name__)
+    return UpstreamFailure(network=True, text=f"{type(exc).__name__}: {exc}"[:500])
+
+
+NETWORK_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+
+
+async def body_chunks(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    try:
+        async for piece in resp.content.iter_any():
+            yield piece
+    except NETWORK_ERRORS as exc:
+        raise network_failure(exc) from exc
