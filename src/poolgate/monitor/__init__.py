@@ -1,0 +1,1 @@
+"""Monitoring: the request log, usage aggregation and Prometheus metrics."""
