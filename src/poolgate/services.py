@@ -14,6 +14,7 @@ import aiohttp
 
 from poolgate.config import Config
 from poolgate.gateway import Gateway
+from poolgate.hub.signatures import SignatureStore
 from poolgate.monitor.records import RequestLog
 from poolgate.pool.classify import Classifier
 from poolgate.pool.clock import Clock, SystemClock
@@ -46,6 +47,7 @@ class Services:
     transports: dict[str, Transport]
     api_key: str
     admin_secret: str
+    signatures: SignatureStore = field(default_factory=SignatureStore)
     key_generated: bool = False
     revision: int = -1
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
