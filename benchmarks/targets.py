@@ -136,6 +136,8 @@ def start_litellm(stub: Proc, work: Path, logs: Path) -> Proc:
             "LITELLM_TELEMETRY": "False",
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "DISABLE_ADMIN_UI": "True",
+            # Master key off, as the brief says: auth is not what is measured (local loopback only).
+            "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true",
         }
     )
     env.pop("DATABASE_URL", None)
