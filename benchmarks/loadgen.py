@@ -13,6 +13,7 @@ import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -240,8 +241,13 @@ def main() -> None:
     args = parser.parse_args()
     raise_fd_limit()
     uvloop.install()
-    out = asyncio.run(run(orjson.loads(args.spec)))
-    sys.stdout.write(orjson.dumps(out).decode() + "\n")
+    spec = orjson.loads(args.spec)
+    out = orjson.dumps(asyncio.run(run(spec)))
+    # Large results go to a file: a pipe left non-blocking by the event loop truncates big writes.
+    if spec.get("out"):
+        Path(spec["out"]).write_bytes(out)
+    else:
+        sys.stdout.write(out.decode() + "\n")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Usage: python -m benchmarks.run [--smoke] [--no-litellm] [--no-choices] [--out D
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import platform
@@ -46,9 +47,11 @@ SMOKE = Plan(seq_n=10, seq_warmup=2, stream_n=4, concurrency=(4,), duration=0.3,
 
 def loadgen(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(tg.ROOT)}
-    argv = [sys.executable, "-m", "benchmarks.loadgen", orjson.dumps(spec).decode()]
-    out = subprocess.run(argv, capture_output=True, timeout=timeout, env=env, check=True)
-    result: dict[str, Any] = orjson.loads(out.stdout.splitlines()[-1])
+    with tempfile.TemporaryDirectory(prefix="poolgate-loadgen-") as tmp:
+        out = Path(tmp) / "result.json"
+        argv = [sys.executable, "-m", "benchmarks.loadgen", orjson.dumps({**spec, "out": str(out)}).decode()]
+        subprocess.run(argv, capture_output=True, timeout=timeout, env=env, check=True)
+        result: dict[str, Any] = orjson.loads(out.read_bytes())
     return result
 
 
@@ -154,9 +157,8 @@ class Bench:
             out["count"] = acc["count"]
         return out
 
-    def figures(self, targets: list[tg.Target], prefix: str = "") -> dict[str, dict[str, Any]]:
+    def figures(self, targets: list[tg.Target], plan: Plan, prefix: str = "") -> dict[str, dict[str, Any]]:
         """Sequential chat, sequential streams and throughput at each concurrency, in rounds."""
-        plan = self.plan
         accs: dict[tuple[str, str], dict[str, Any]] = {}
         for rnd in range(plan.rounds):
             print(f"  round {rnd + 1}/{plan.rounds}", flush=True)
@@ -173,7 +175,7 @@ class Bench:
 
     def run_target_suite(self, targets: list[tg.Target]) -> dict[str, Any]:
         idle = {t.name: rss_bytes(t.pid) for t in targets}
-        res = self.figures(targets)
+        res = self.figures(targets, self.plan)
         for t in targets:
             res[t.name]["rss_idle"] = idle[t.name]
             if t.openai:  # the stub is not a proxy; its memory says nothing about proxies
@@ -194,7 +196,11 @@ class Bench:
                 procs.append(proc)
                 candidates.append(tg.Target(f"floor {server}+{client}", proc, openai=True))
             print("choices: " + ", ".join(t.name for t in candidates), flush=True)
-            return self.figures(candidates, prefix="choice ")
+            # Half the main suite's counts: enough to rank candidates, and the run stays bounded.
+            plan = dataclasses.replace(
+                self.plan, seq_n=self.plan.seq_n // 2, stream_n=self.plan.stream_n // 2, duration=self.plan.duration / 2
+            )
+            return self.figures(candidates, plan, prefix="choice ")
         finally:
             for p in procs:
                 p.stop()
@@ -260,28 +266,40 @@ def main() -> None:
         for p in procs[1:]:
             p.stop()
         procs = procs[:1]
-        choices = bench.choices(stub, logs) if with_choices else {}
+        summary = make_summary(args.smoke, plan, with_litellm, started, results, {})
+        save(summary, bench.raw, out_dir, args.smoke)
+        summary["choices"] = bench.choices(stub, logs) if with_choices else {}
     finally:
         for p in procs:
             p.stop()
-    summary = {
+    summary["wall_seconds"] = round(time.time() - started, 1)
+    save(summary, bench.raw, out_dir, args.smoke)
+    if not args.smoke:
+        from benchmarks import report
+
+        report.write(summary, bench.raw, out_dir, args.report or tg.ROOT / "docs" / "benchmarks.md")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def make_summary(
+    smoke: bool, plan: Plan, with_litellm: bool, started: float, results: dict[str, Any], choices: dict[str, Any]
+) -> dict[str, Any]:
+    return {
         "machine": machine(),
-        "mode": "smoke" if args.smoke else "full",
+        "mode": "smoke" if smoke else "full",
         "plan": plan.__dict__,
         "litellm_version": tg.litellm_version() if with_litellm else None,
         "wall_seconds": round(time.time() - started, 1),
         "results": results,
         "choices": choices,
     }
-    name = "smoke.json" if args.smoke else "summary.json"
-    (out_dir / name).write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
-    (raw_dir / name.replace(".json", "-raw.json")).write_bytes(orjson.dumps(bench.raw))
-    print(f"wrote {out_dir / name}", flush=True)
-    if not args.smoke:
-        from benchmarks import report
 
-        report.write(summary, bench.raw, out_dir, args.report or tg.ROOT / "docs" / "benchmarks.md")
-    shutil.rmtree(work, ignore_errors=True)
+
+def save(summary: dict[str, Any], raw: dict[str, list[float]], out_dir: Path, smoke: bool) -> None:
+    name = "smoke.json" if smoke else "summary.json"
+    (out_dir / name).write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    (out_dir / "raw" / name.replace(".json", "-raw.json")).write_bytes(orjson.dumps(raw))
+    print(f"wrote {out_dir / name}", flush=True)
 
 
 if __name__ == "__main__":
