@@ -27,7 +27,7 @@ from poolgate.server.asgi import (
     send_response,
     send_stream,
 )
-from poolgate.server.handlers import openai
+from poolgate.server.handlers import anthropic, openai
 from poolgate.services import Services
 
 log = logging.getLogger("poolgate.server")
@@ -100,10 +100,14 @@ def default_routes() -> Router:
     r = Router()
     r.add("GET", "/healthz", Route(health, PLAIN, CLIENT, logged=False))
     r.add("GET", "/health", Route(health, PLAIN, CLIENT, logged=False))
-    r.add("GET", "/v1/models", Route(openai.list_models, OPENAI, logged=False))
+    # One model list for both families: Anthropic's shape when the request carries `anthropic-version`.
+    r.add("GET", "/v1/models", Route(anthropic.list_models, OPENAI, logged=False))
+    r.add_prefix("GET", "/v1/models/", Route(anthropic.get_model, OPENAI, logged=False))
     r.add("POST", "/v1/chat/completions", Route(openai.chat_completions, OPENAI))
     r.add("POST", "/v1/completions", Route(openai.completions, OPENAI))
     r.add("POST", "/v1/responses", Route(openai.responses, OPENAI))
+    r.add("POST", "/v1/messages", Route(anthropic.messages, ANTHROPIC))
+    r.add("POST", "/v1/messages/count_tokens", Route(anthropic.count_tokens, ANTHROPIC))
     return r
 
 

@@ -94,6 +94,9 @@ async def relay(opened: OpenStream, encoder: StreamEncoder, ctx: RequestContext)
                 if len(captured) < 2000:
                     captured.append(item)
                 yield item
+            if getattr(encoder, "done", False):
+                await opened.aclose()  # the encoder has its whole answer (a stop sequence matched)
+                break
         tail = encoder.finish()
     except UpstreamFailure as failure:
         err = GatewayError(ErrorKind.UPSTREAM_ERROR, f"Upstream failed mid-stream: {failure}")
