@@ -12,6 +12,10 @@ from poolgate.simulator.script import FunctionCallSpec, Step
 
 THINKING_TEXT: Final = "Let me think about that."
 _CALL_TOOL = re.compile(r"CALL_TOOL[ \t]+(\S+)[ \t]+(.*)$", re.MULTILINE)
+# `REPLY_WITH <text>` in the last user text makes the answer exactly <text> (for clients that wrap the prompt).
+_REPLY_WITH = re.compile(r"REPLY_WITH[ \t]+(.*?)[ \t]*$", re.MULTILINE)
+# Gemini's per-image rate; any inline blob is counted as one image.
+_BLOB_TOKENS: Final = 258
 _ECHO_LIMIT: Final = 200
 _JSON_ECHO_LIMIT: Final = 40
 _SCHEMA_DEPTH: Final = 8
@@ -50,20 +54,30 @@ def reply_for(model: str, body: dict[str, Any], step: Step | None) -> Reply:
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:
-    """A cheap stand-in for a tokenizer: a quarter of the request's text characters, at least 1."""
+    """A cheap stand-in for a tokenizer: a quarter of the request's characters (text, calls, tools), 258 per blob."""
     chars = 0
     for content in _contents(body):
         for part in _parts(content):
             text = part.get("text")
             if isinstance(text, str):
                 chars += len(text)
+    blobs = 0
+    for content in _contents(body):
+        for part in _parts(content):
+            blobs += "inlineData" in part or "fileData" in part
+            for key in ("functionCall", "functionResponse"):
+                if isinstance(part.get(key), dict):
+                    chars += len(orjson.dumps(part[key]))
     system = body.get("systemInstruction") or body.get("system_instruction")
     if isinstance(system, dict):
         for part in _parts(system):
             text = part.get("text")
             if isinstance(text, str):
                 chars += len(text)
-    return max(1, chars // 4)
+    tools = body.get("tools")
+    if isinstance(tools, list) and tools:
+        chars += len(orjson.dumps(tools))
+    return max(1, chars // 4 + blobs * _BLOB_TOKENS)
 
 
 def compute_usage(
@@ -93,6 +107,9 @@ def _default_answer(model: str, body: dict[str, Any]) -> tuple[str, tuple[Functi
     if call is not None:
         return "", (call,)
     config = _generation_config(body)
+    reply = _REPLY_WITH.search(user_text)
+    if reply is not None and reply.group(1):
+        return reply.group(1), ()
     mime = config.get("responseMimeType") or config.get("response_mime_type")
     if mime == "application/json":
         return _json_answer(config, user_text), ()

@@ -106,12 +106,14 @@ def thinking_config(body: dict[str, Any]) -> JSON | None:
     if thinking is None or thinking.get("type") == "disabled":
         return None
     kind = thinking.get("type")
+    # display "omitted" asks for signed thinking blocks without their text; Gemini then need not send thoughts.
+    show = thinking.get("display") != "omitted"
     if kind == "enabled":
         budget = fields.opt_int(thinking, "budget_tokens", "thinking.budget_tokens", lo=0)
-        return {"includeThoughts": True, "thinkingBudget": -1 if budget is None else budget}
+        return {"includeThoughts": show, "thinkingBudget": -1 if budget is None else budget}
     if kind == "adaptive":
         budget = EFFORT_BUDGETS.get(effort, -1) if isinstance(effort, str) else -1
-        return {"includeThoughts": True, "thinkingBudget": budget}
+        return {"includeThoughts": show, "thinkingBudget": budget}
     raise invalid("'thinking.type' must be one of enabled, adaptive, disabled.", "thinking.type")
 
 
