@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 import httpx
 import pytest
 
-from tests.conftest import Gateway, Simulator
+from tests.conftest import Gateway, Simulator, _clean_env
 
 KEY = "key-anthropic-err-01"
 CLIENT_KEY = "sk-client-secret-123"
 MODEL = "claude-haiku-4-5"
 
 
-@pytest.fixture
-def gw(make_gateway: Any) -> Gateway:
-    gateway: Gateway = make_gateway(env={"POOLGATE_PROXY__API_KEY": CLIENT_KEY, "POOLGATE_PROXY__AUTH_MODE": "strict"})
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
+    # One gateway for the module; the rate-limit test runs last because it leaves the account cooling.
+    env = _clean_env()
+    env.update(
+        {
+            "POOLGATE_UPSTREAM__GEMINI_API_BASE": simulator_process.url,
+            "POOLGATE_PROXY__API_KEY": CLIENT_KEY,
+            "POOLGATE_PROXY__AUTH_MODE": "strict",
+        }
+    )
+    gateway = Gateway(data_dir=tmp_path_factory.mktemp("anthropic-errors"), env=env)
     gateway.add_key(KEY, "err")
-    return gateway.start()
+    gateway.start()
+    yield gateway
+    gateway.stop()
 
 
 def error_of(r: httpx.Response) -> dict[str, Any]:
