@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +10,7 @@ from poolgate.errors import invalid
 from poolgate.hub.types import JSON, GenerateContentRequest
 from poolgate.protocols import fields
 from poolgate.protocols.anthropic import content
+from poolgate.protocols.schema import sanitize_tool_parameters
 
 # Gemini's output ceiling; Claude clients ask for more (Claude Code sends 64000, some 128000).
 MAX_OUTPUT_TOKENS = 65_536
@@ -30,20 +30,6 @@ class MessagesRequest:
     stop_sequences: list[str] = field(default_factory=list)
     session_hint: str = ""
     max_tokens: int | None = None
-
-
-def _unsanitized(schema: object) -> dict[str, Any] | None:
-    return schema if isinstance(schema, dict) else None
-
-
-def _sanitizer() -> Callable[[object], dict[str, Any] | None]:
-    # The shared schema sanitizer lands from the chat-fidelity branch; until it is merged, schemas pass as given.
-    try:
-        module = importlib.import_module("poolgate.protocols.schema")
-    except ModuleNotFoundError:
-        return _unsanitized
-    fn: Callable[[object], dict[str, Any] | None] = module.sanitize_tool_parameters
-    return fn
 
 
 def tools_to_hub(tools: list[Any]) -> tuple[list[JSON], set[str]]:
@@ -68,7 +54,7 @@ def tools_to_hub(tools: list[Any]) -> tuple[list[JSON], set[str]]:
         description = tool.get("description")
         if isinstance(description, str) and description:
             decl["description"] = description
-        parameters = _sanitizer()(schema) if schema else None
+        parameters = sanitize_tool_parameters(schema) if schema else None
         if parameters:
             decl["parameters"] = parameters
         declarations.append(decl)
