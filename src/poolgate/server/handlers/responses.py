@@ -1,0 +1,116 @@
+"""Responses API routes: create (JSON or SSE), retrieve and delete stored responses."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+from poolgate.errors import ErrorKind, GatewayError, invalid
+from poolgate.gateway import RequestContext
+from poolgate.protocols import fields
+from poolgate.protocols.openai_responses import request as responses_request
+from poolgate.protocols.openai_responses import response as responses_response
+from poolgate.protocols.openai_responses.stream import ResponsesEncoder
+from poolgate.server import pipeline
+from poolgate.server.asgi import Request, Response, StreamResponse, json_response
+from poolgate.services import Services
+from poolgate.store.responses import ResponseStore, StoredResponse
+
+PREFIX = "/v1/responses/"
+
+
+def _store(svc: Services) -> ResponseStore:
+    return ResponseStore(svc.store.engine)
+
+
+async def _load(svc: Services, response_id: str) -> StoredResponse | None:
+    return await asyncio.to_thread(_store(svc).get, response_id)
+
+
+def _not_found(response_id: str) -> GatewayError:
+    return GatewayError(ErrorKind.NOT_FOUND, f"Response with id '{response_id}' not found.", param="response_id")
+
+
+def _response_id(req: Request) -> str:
+    rest = req.path[len(PREFIX) :]
+    if not rest or "/" in rest:
+        raise GatewayError(ErrorKind.NOT_FOUND, f"Unknown route {req.method} {req.path}.")
+    return rest
+
+
+async def create(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
+    raw = await req.body(svc.config.proxy.max_body_mb * 1024 * 1024)
+    ctx.request_body = raw
+    body = fields.parse_json_object(raw)
+    history: list[object] = []
+    previous = fields.opt_str(body, "previous_response_id")
+    if previous:
+        stored = await _load(svc, previous)
+        if stored is None:
+            err = invalid(f"Previous response with id '{previous}' not found.", "previous_response_id")
+            err.code = "previous_response_not_found"
+            raise err
+        history = stored.conversation()
+    parsed = responses_request.to_hub(body, history)
+    created = time.time()
+    skeleton = dict(parsed.echo, created_at=int(created))
+    encoder = ResponsesEncoder(response_id=f"resp_{ctx.request_id}", skeleton=skeleton, namespaces=parsed.namespaces)
+
+    async def save() -> None:
+        if parsed.store and encoder.finished:
+            await asyncio.to_thread(_store(svc).save, encoder.response, parsed.input_items, created)
+
+    result = await pipeline.run(
+        ctx,
+        svc,
+        req,
+        client_model=parsed.model,
+        hub=parsed.hub,
+        stream=parsed.stream,
+        hint=parsed.session_hint,
+        from_hub=lambda answer: responses_response.from_hub(answer, encoder),
+        make_encoder=lambda: encoder,
+    )
+    if isinstance(result, StreamResponse):
+        result.chunks = _saving_last(result.chunks, save)
+    else:
+        await save()
+    return result
+
+
+async def _saving_last(chunks: AsyncIterator[bytes], save: Callable[[], object]) -> AsyncIterator[bytes]:
+    """Hold back the terminal event until the response is stored, so a follow-up can chain at once."""
+    held: bytes | None = None
+    async for item in chunks:
+        if held is not None:
+            yield held
+        held = item
+    result = save()
+    if asyncio.iscoroutine(result):
+        await result
+    if held is not None:
+        yield held
+
+
+async def retrieve(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    response_id = _response_id(req)
+    stored = await _load(svc, response_id)
+    if stored is None:
+        raise _not_found(response_id)
+    return json_response(stored.response)
+
+
+async def delete(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    response_id = _response_id(req)
+    if not await asyncio.to_thread(_store(svc).delete, response_id):
+        raise _not_found(response_id)
+    return json_response({"id": response_id, "object": "response.deleted", "deleted": True})
+
+
+async def refuse_websocket(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    # Codex's OpenAI provider first tries a WebSocket on this path; an immediate 405 makes it use HTTP.
+    raise GatewayError(
+        ErrorKind.METHOD_NOT_ALLOWED,
+        "GET /v1/responses (WebSocket mode) is not supported; send POST /v1/responses, with stream: true for events.",
+    )
