@@ -315,4 +315,5 @@ def test_bad_input_and_websocket_probe_are_refused(gw: Gateway) -> None:
         },
         timeout=5,
     )
-    assert probe.status_code == 405 and probe.json()["error"]["type"] == "invalid_request_error"
+    # 426 (not 405) is what makes Codex fall back to HTTP at once instead of retrying for seconds.
+    assert probe.status_code == 426 and probe.json()["error"]["code"] == "websocket_not_supported"

@@ -109,8 +109,11 @@ async def delete(req: Request, ctx: RequestContext, svc: Services) -> Response:
 
 
 async def refuse_websocket(req: Request, ctx: RequestContext, svc: Services) -> Response:
-    # Codex's OpenAI provider first tries a WebSocket on this path; an immediate 405 makes it use HTTP.
+    # Codex's OpenAI provider first tries a WebSocket here. It retries other refusals with backoff
+    # (about six seconds) but falls back to HTTP at once on 426 Upgrade Required.
     raise GatewayError(
         ErrorKind.METHOD_NOT_ALLOWED,
-        "GET /v1/responses (WebSocket mode) is not supported; send POST /v1/responses, with stream: true for events.",
+        "WebSocket mode is not supported on /v1/responses; send POST /v1/responses (stream: true for events).",
+        code="websocket_not_supported",
+        status=426,
     )
