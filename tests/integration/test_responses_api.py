@@ -128,6 +128,8 @@ def test_stream_text_golden_and_sdk_parser(gw: Gateway, client: openai.OpenAI, s
         deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
         final = stream.get_final_response()
     assert "".join(deltas) == final.output_text and "stream me too" in final.output_text
+    # Stored before the terminal event went out, so it can be fetched (or chained) at once.
+    assert client.responses.retrieve(final.id).output_text == final.output_text
 
 
 def test_reasoning_and_text_carry_the_signature(gw: Gateway, client: openai.OpenAI, sim: Simulator) -> None:
@@ -141,6 +143,7 @@ def test_reasoning_and_text_carry_the_signature(gw: Gateway, client: openai.Open
     reasoning, message = response.output
     assert reasoning.type == "reasoning" and reasoning.summary[0].text == "Let me think about that."
     assert reasoning.encrypted_content and message.type == "message"
+    assert response.usage is not None and response.usage.output_tokens_details.reasoning_tokens > 0
     # Replayed statelessly (as Codex does), the signature goes back on the part it came with.
     replay = [
         {"role": "user", "content": "think first"},

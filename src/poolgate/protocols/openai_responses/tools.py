@@ -138,6 +138,10 @@ def convert_tools(tools: object, tool_choice: object, parallel: object) -> ToolS
 
 
 def _tool_config(choice: object, tools: ToolSet, declarations: list[JSON]) -> JSON | None:
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        name = choice.get("name")
+        if not isinstance(name, str) or name not in tools.function_names:
+            raise invalid(f"'tool_choice.name' names an undeclared function '{name}'.", "tool_choice.name")
     if choice is None or choice == "auto" or not declarations:
         return None
     if choice == "none":
@@ -146,11 +150,8 @@ def _tool_config(choice: object, tools: ToolSet, declarations: list[JSON]) -> JS
         return {"functionCallingConfig": {"mode": "ANY"}}
     if isinstance(choice, dict):
         kind = choice.get("type")
-        if kind == "function" and isinstance(choice.get("name"), str):
-            name = choice["name"]
-            if name not in tools.function_names:
-                raise invalid(f"'tool_choice.name' names an undeclared function '{name}'.", "tool_choice.name")
-            return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
+        if kind == "function":
+            return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [choice["name"]]}}
         if kind == "allowed_tools":
             # Gemini restricts the callable set only in ANY mode; "auto" over a subset stays plain auto.
             if choice.get("mode") != "required":
