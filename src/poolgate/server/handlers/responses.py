@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-from poolgate.errors import ErrorKind, GatewayError, invalid
+from poolgate.errors import ErrorKind, GatewayError
 from poolgate.gateway import RequestContext
 from poolgate.protocols import fields
 from poolgate.protocols.openai_responses import request as responses_request
@@ -48,9 +48,12 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response |
     if previous:
         stored = await _load(svc, previous)
         if stored is None:
-            err = invalid(f"Previous response with id '{previous}' not found.", "previous_response_id")
-            err.code = "previous_response_not_found"
-            raise err
+            raise GatewayError(
+                ErrorKind.INVALID_REQUEST,
+                f"Previous response with id '{previous}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
         history = stored.conversation()
     parsed = responses_request.to_hub(body, history)
     created = time.time()
@@ -79,16 +82,14 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response |
     return result
 
 
-async def _saving_last(chunks: AsyncIterator[bytes], save: Callable[[], object]) -> AsyncIterator[bytes]:
+async def _saving_last(chunks: AsyncIterator[bytes], save: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
     """Hold back the terminal event until the response is stored, so a follow-up can chain at once."""
     held: bytes | None = None
     async for item in chunks:
         if held is not None:
             yield held
         held = item
-    result = save()
-    if asyncio.iscoroutine(result):
-        await result
+    await save()
     if held is not None:
         yield held
 
