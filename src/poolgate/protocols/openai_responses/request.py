@@ -10,6 +10,7 @@ from poolgate.hub.types import JSON, Content, GenerateContentRequest
 from poolgate.protocols import fields
 from poolgate.protocols.openai_responses.items import to_contents
 from poolgate.protocols.openai_responses.tools import convert_tools
+from poolgate.protocols.schema import sanitize_schema
 
 # Thinking budgets per effort; "none" turns thinking off where the model allows it.
 EFFORT_BUDGETS: dict[str, int] = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768}
@@ -74,7 +75,9 @@ def _text_format(text: object, config: JSON) -> None:
         if not isinstance(schema, dict):
             raise invalid("'text.format.schema' must be an object.", "text.format.schema")
         config["responseMimeType"] = "application/json"
-        config["responseJsonSchema"] = schema
+        cleaned = sanitize_schema(schema)
+        if cleaned is not None:
+            config["responseSchema"] = cleaned
     elif kind == "json_object":
         config["responseMimeType"] = "application/json"
     elif kind not in ("text", None):

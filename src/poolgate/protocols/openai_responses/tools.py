@@ -15,66 +15,9 @@ from typing import Any
 
 from poolgate.errors import invalid
 from poolgate.hub.types import JSON
+from poolgate.protocols.schema import sanitize_tool_parameters
 
 NAMESPACE_SEP = "__"
-
-# JSON-Schema keywords Gemini's OpenAPI subset does not know; removed at every depth.
-_DROP_KEYS = frozenset(
-    {
-        "$schema",
-        "$id",
-        "$ref",
-        "$defs",
-        "definitions",
-        "additionalProperties",
-        "unevaluatedProperties",
-        "patternProperties",
-        "strict",
-        "examples",
-        "const",
-        "default",
-        "title",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "propertyNames",
-        "if",
-        "then",
-        "else",
-        "not",
-        "dependentRequired",
-        "dependentSchemas",
-        "contentEncoding",
-        "contentMediaType",
-    }
-)
-
-
-def clean_schema(schema: Any) -> Any:
-    """A conservative pass until the shared `protocols.schema.sanitize_tool_parameters` is available."""
-    if isinstance(schema, list):
-        return [clean_schema(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in _DROP_KEYS:
-            continue
-        if key == "type" and isinstance(value, list):
-            kinds = [k for k in value if k != "null"]
-            out["type"] = kinds[0] if kinds else "string"
-            if len(kinds) < len(value):
-                out["nullable"] = True
-            continue
-        if key == "properties" and isinstance(value, dict):
-            out[key] = {name: clean_schema(sub) for name, sub in value.items()}
-            continue
-        out[key] = clean_schema(value)
-    if isinstance(out.get("required"), list) and isinstance(out.get("properties"), dict):
-        out["required"] = [name for name in out["required"] if name in out["properties"]]
-    if out.get("type") == "object" and not out.get("properties"):
-        out.pop("required", None)
-    return out
-
 
 @dataclass(slots=True)
 class ToolSet:
@@ -92,10 +35,9 @@ def _declaration(tool: dict[str, Any], name: str, where: str) -> JSON:
     params = tool.get("parameters")
     if params is not None and not isinstance(params, dict):
         raise invalid(f"'{where}.parameters' must be an object.", f"{where}.parameters")
-    if params:
-        cleaned = clean_schema(params)
-        if cleaned.get("type") != "object" or cleaned.get("properties"):
-            decl["parameters"] = cleaned
+    cleaned = sanitize_tool_parameters(params)
+    if cleaned is not None:
+        decl["parameters"] = cleaned
     return decl
 
 
