@@ -99,6 +99,7 @@ def check_golden(name: str, events: list[dict[str, Any]]) -> None:
     path = GOLDEN / f"{name}.json"
     if os.environ.get("POOLGATE_UPDATE_GOLDEN") == "1":
         path.write_text(json.dumps(got, indent=1) + "\n")
+    assert path.exists(), f"{path} is missing; run with POOLGATE_UPDATE_GOLDEN=1 and review the diff"
     assert got == json.loads(path.read_text())
 
 
@@ -233,6 +234,8 @@ def test_tool_loop_through_previous_response_id(client: openai.OpenAI, sim: Simu
     contents = sim.calls(KEY)[-1]["body"]["contents"]
     assert [c["role"] for c in contents] == ["user", "model", "user"]
     assert contents[1]["parts"][0]["functionCall"]["name"] == "get_weather"
+    # The stored reasoning item gave the replayed call its thought signature back.
+    assert contents[1]["parts"][0]["thoughtSignature"].startswith("sig-")
     assert contents[2]["parts"][0]["functionResponse"]["response"] == {"temp": 21}
     with pytest.raises(openai.BadRequestError):
         client.responses.create(model="gemini-2.5-flash", previous_response_id="resp_missing", input="x")
@@ -320,3 +323,4 @@ def test_bad_input_and_websocket_probe_are_refused(gw: Gateway) -> None:
     )
     # 426 (not 405) is what makes Codex fall back to HTTP at once instead of retrying for seconds.
     assert probe.status_code == 426 and probe.json()["error"]["code"] == "websocket_not_supported"
+    assert httpx.get(f"{gw.v1}/responses").status_code == 405

@@ -8,6 +8,7 @@ which is where Gemini expects it.
 
 from __future__ import annotations
 
+import mimetypes
 from typing import Any
 
 import orjson
@@ -88,7 +89,8 @@ def _file_part(part: dict[str, Any], at: str) -> Part:
         mime = "application/pdf" if name.lower().endswith(".pdf") or not name else "application/octet-stream"
         return {"inlineData": {"mimeType": mime, "data": data}}
     if isinstance(url, str) and url.startswith(("http://", "https://")):
-        return {"fileData": {"fileUri": url, "mimeType": "application/pdf"}}
+        guessed = mimetypes.guess_type(url.split("?", 1)[0])[0]
+        return {"fileData": {"fileUri": url, "mimeType": guessed or "application/pdf"}}
     if part.get("file_id"):
         raise invalid(f"'{at}.file_id' is not supported; send the file as file_data or file_url.", f"{at}.file_id")
     raise invalid(f"'{at}' needs file_data or file_url.", at)

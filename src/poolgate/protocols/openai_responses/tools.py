@@ -19,6 +19,7 @@ from poolgate.protocols.schema import sanitize_tool_parameters
 
 NAMESPACE_SEP = "__"
 
+
 @dataclass(slots=True)
 class ToolSet:
     hub_tools: list[JSON] = field(default_factory=list)
