@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.gateway import RequestContext
@@ -18,6 +21,8 @@ from poolgate.services import Services
 from poolgate.store.responses import ResponseStore, StoredResponse
 
 PREFIX = "/v1/responses/"
+
+log = logging.getLogger("poolgate.responses")
 
 
 def _store(svc: Services) -> ResponseStore:
@@ -61,8 +66,13 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response |
     encoder = ResponsesEncoder(response_id=f"resp_{ctx.request_id}", skeleton=skeleton, namespaces=parsed.namespaces)
 
     async def save() -> None:
-        if parsed.store and encoder.finished:
+        if not (parsed.store and encoder.finished):
+            return
+        try:
             await asyncio.to_thread(_store(svc).save, encoder.response, parsed.input_items, created)
+        except SQLAlchemyError:
+            # The answer itself is good; losing it from the store must not break the client's stream.
+            log.exception("request %s: could not store response", ctx.request_id)
 
     result = await pipeline.run(
         ctx,
