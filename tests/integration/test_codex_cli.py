@@ -51,6 +51,8 @@ def run_codex(codex: str, home: Path, prompt: str, extra_env: dict[str, str]) ->
     work.mkdir(exist_ok=True)
     env = {k: v for k, v in _clean_env().items() if not k.startswith(("OPENAI_", "CODEX_"))}
     env.update(CODEX_HOME=str(home), **extra_env)
+    # Anything Codex might fetch from the internet goes to a dead proxy; poolgate on 127.0.0.1 is exempt.
+    env.update(HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9", NO_PROXY="127.0.0.1,localhost")
     return subprocess.run(
         [
             codex,
