@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,14 +25,10 @@ def codex() -> str:
 
 
 @pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
-    env = _clean_env()
-    env["POOLGATE_UPSTREAM__GEMINI_API_BASE"] = simulator_process.url
-    gateway = Gateway(data_dir=tmp_path_factory.mktemp("codex-gw"), env=env)
+def gw(make_module_gateway: Any) -> Gateway:
+    gateway: Gateway = make_module_gateway(name="codex")
     gateway.add_key(KEY, "codex")
-    gateway.start()
-    yield gateway
-    gateway.stop()
+    return gateway.start()
 
 
 COMMON = """

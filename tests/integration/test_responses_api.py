@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import Gateway, Simulator, _clean_env
+from tests.conftest import Gateway, Simulator
 
 KEY = "key-resp-000000000"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "openai_responses"
@@ -32,15 +31,10 @@ WEATHER_TOOL: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
-    data_dir = tmp_path_factory.mktemp("responses-gw")
-    env = _clean_env()
-    env["POOLGATE_UPSTREAM__GEMINI_API_BASE"] = simulator_process.url
-    gateway = Gateway(data_dir=data_dir, env=env)
+def gw(make_module_gateway: Any) -> Gateway:
+    gateway: Gateway = make_module_gateway(name="responses")
     gateway.add_key(KEY, "resp")
-    gateway.start()
-    yield gateway
-    gateway.stop()
+    return gateway.start()
 
 
 @pytest.fixture
