@@ -115,3 +115,13 @@ def test_stored_responses_expire_with_retention(tmp_path: Path) -> None:
     kept = responses.get("resp_new")
     assert kept is not None and kept.conversation() == [{"type": "message"}]
     store.close()
+
+
+def test_blocked_prompt_is_incomplete_not_an_empty_success() -> None:
+    enc = ResponsesEncoder(response_id="resp_abc", skeleton={"model": "m"})
+    enc.start()
+    enc.feed({"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 3}})
+    enc.finish()
+    assert enc.response["status"] == "incomplete"
+    assert enc.response["incomplete_details"] == {"reason": "content_filter"}
+    assert enc.response["usage"]["input_tokens"] == 3

@@ -228,6 +228,9 @@ class ResponsesEncoder:
 
     def feed(self, chunk: JSON) -> list[bytes]:
         out: list[bytes] = []
+        if (chunk.get("promptFeedback") or {}).get("blockReason"):
+            # A blocked prompt has no candidates; it still must not look like an empty success.
+            self._reason = "PROHIBITED_CONTENT"
         for ev in events_from_chunk(chunk):
             if isinstance(ev, ThoughtDelta) and ev.index == 0:
                 item = self._open if self._open is not None and self._open["type"] == "reasoning" else None
