@@ -27,7 +27,7 @@ from poolgate.server.asgi import (
     send_response,
     send_stream,
 )
-from poolgate.server.handlers import anthropic, openai
+from poolgate.server.handlers import anthropic, openai, responses
 from poolgate.services import Services
 
 log = logging.getLogger("poolgate.server")
@@ -105,9 +105,12 @@ def default_routes() -> Router:
     r.add_prefix("GET", "/v1/models/", Route(anthropic.get_model, OPENAI, logged=False))
     r.add("POST", "/v1/chat/completions", Route(openai.chat_completions, OPENAI))
     r.add("POST", "/v1/completions", Route(openai.completions, OPENAI))
-    r.add("POST", "/v1/responses", Route(openai.responses, OPENAI))
     r.add("POST", "/v1/messages", Route(anthropic.messages, ANTHROPIC))
     r.add("POST", "/v1/messages/count_tokens", Route(anthropic.count_tokens, ANTHROPIC))
+    r.add("POST", "/v1/responses", Route(responses.create, OPENAI))
+    r.add("GET", "/v1/responses", Route(responses.refuse_websocket, OPENAI, logged=False))
+    r.add_prefix("GET", responses.PREFIX, Route(responses.retrieve, OPENAI, logged=False))
+    r.add_prefix("DELETE", responses.PREFIX, Route(responses.delete, OPENAI, logged=False))
     return r
 
 
