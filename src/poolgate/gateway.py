@@ -104,6 +104,12 @@ class Gateway:
 
         return await self._run(call, ctx, attempt)
 
+    async def count_tokens(self, call: UpstreamCall, ctx: RequestContext) -> JSON:
+        async def attempt(account: Account) -> JSON:
+            return await self.transport_for(account).count_tokens(account, call.model, call.body)
+
+        return await self._run(call, ctx, attempt)
+
     async def open_stream(self, call: UpstreamCall, ctx: RequestContext) -> OpenStream:
         async def attempt(account: Account) -> OpenStream:
             agen = self.transport_for(account).stream(account, call)
