@@ -99,10 +99,41 @@ def restore_signatures(contents: Any, store: SignatureStore, session: str) -> An
     return out
 
 
+def _check_content(content: Any, where: str) -> None:
+    if not isinstance(content, dict):
+        raise invalid(f"'{where}' must be a Content object.", where)
+    parts = content.get("parts")
+    if parts is None:
+        return
+    if not isinstance(parts, list):
+        raise invalid(f"'{where}.parts' must be a list of Part objects.", f"{where}.parts")
+    for n, part in enumerate(parts):
+        if not isinstance(part, dict):
+            raise invalid(f"'{where}.parts[{n}]' must be a Part object.", f"{where}.parts[{n}]")
+        if "text" in part and not isinstance(part["text"], str):
+            raise invalid(f"'{where}.parts[{n}].text' must be a string.", f"{where}.parts[{n}].text")
+
+
+def validate(body: JSON) -> None:
+    """The shapes poolgate itself reads (session key, signatures); the rest is the upstream's to judge."""
+    contents = body.get("contents")
+    if contents is not None:
+        if not isinstance(contents, list):
+            raise invalid("'contents' must be a list of Content objects.", "contents")
+        for n, content in enumerate(contents):
+            _check_content(content, f"contents[{n}]")
+    system = body.get("systemInstruction")
+    if system is not None:
+        _check_content(system, "systemInstruction")
+    inner = body.get("generateContentRequest")
+    if inner is not None:
+        if not isinstance(inner, dict):
+            raise invalid("'generateContentRequest' must be an object.", "generateContentRequest")
+        validate(inner)
+
+
 def prepare(body: JSON, store: SignatureStore, session: str) -> JSON:
-    """The upstream body for generateContent and streamGenerateContent."""
-    if "contents" in body and not isinstance(body["contents"], list):
-        raise invalid("'contents' must be a list of Content objects.", "contents")
+    """The upstream body for generateContent and streamGenerateContent (call `validate` first)."""
     out = dict(body)
     if "tools" in out:
         out["tools"] = sanitize_tools(out["tools"])

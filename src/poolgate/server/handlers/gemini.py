@@ -32,6 +32,7 @@ async def model_action(req: Request, ctx: RequestContext, svc: Services) -> Resp
     """POST models/{model}:{generateContent|streamGenerateContent|countTokens}."""
     action = gemini_request.parse_action(_model_tail(req.path))
     body = await openai.read_body(req, ctx, svc)
+    gemini_request.validate(body)
     model = pipeline.route_model(ctx, svc, action.model)
     session = session_key(req.headers, "", cast(GenerateContentRequest, body))
     store = svc.signatures
