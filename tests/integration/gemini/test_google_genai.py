@@ -45,7 +45,9 @@ def test_generate_content(client: Client, sim: Simulator) -> None:
 def test_generate_content_stream(client: Client, sim: Simulator) -> None:
     chunks = list(client.sdk.models.generate_content_stream(model=MODEL, contents="stream, please"))
     assert len(chunks) >= 2
-    assert "".join(c.text or "" for c in chunks) == f"Hello from the simulator (model {MODEL}). You said: stream, please"
+    assert (
+        "".join(c.text or "" for c in chunks) == f"Hello from the simulator (model {MODEL}). You said: stream, please"
+    )
     assert chunks[-1].candidates and chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP
 
 

@@ -79,7 +79,9 @@ def test_stream_without_alt_is_a_json_array(gemini_gateway: Gateway, sim: Simula
 def test_mid_stream_failure_is_a_final_error_chunk(gemini_gateway: Gateway, sim: Simulator, alt: str | None) -> None:
     sim.script(ACCOUNT_KEY, {"error_after": 1, "status": 503, "message": "backend went away"})
     params = {"alt": alt} if alt else {}
-    r = goog(gemini_gateway, "/v1beta/models/gemini-2.5-flash:streamGenerateContent", {"contents": [user("x")]}, **params)
+    r = goog(
+        gemini_gateway, "/v1beta/models/gemini-2.5-flash:streamGenerateContent", {"contents": [user("x")]}, **params
+    )
     assert r.status_code == 200
     if alt:
         chunks = [orjson.loads(e[len(b"data: ") :]) for e in r.content.split(b"\r\n\r\n") if e]
@@ -155,7 +157,12 @@ def test_unknown_upstream_model_is_404(gemini_gateway: Gateway, sim: Simulator) 
         ("/v1beta/models/gemini-2.5-flash:generateContent", b"{not json", 400, "INVALID_ARGUMENT"),
         ("/v1beta/models/gemini-2.5-flash:generateContent", b'{"contents": "hi"}', 400, "INVALID_ARGUMENT"),
         ("/v1/models/gemini-2.5-flash:countTokens", b'{"contents": [{"parts": "x"}]}', 400, "INVALID_ARGUMENT"),
-        ("/v1/models/gemini-2.5-flash:generateContent", b'{"contents": [{"parts": [{"text": 1}]}]}', 400, "INVALID_ARGUMENT"),
+        (
+            "/v1/models/gemini-2.5-flash:generateContent",
+            b'{"contents": [{"parts": [{"text": 1}]}]}',
+            400,
+            "INVALID_ARGUMENT",
+        ),
         ("/v1beta/tunedModels/x:generateContent", b"{}", 404, "NOT_FOUND"),
     ],
 )
