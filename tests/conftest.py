@@ -30,6 +30,7 @@ def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POOLGATE_") and "PROXY" not in k.upper()}
     env["NO_PROXY"] = "127.0.0.1,localhost"
     env["PYTHONUNBUFFERED"] = "1"
+    env["COLUMNS"] = "200"  # Rich tables must not truncate what tests look for
     return env
 
 
