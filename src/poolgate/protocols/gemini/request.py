@@ -46,10 +46,12 @@ def _sanitize_declaration(decl: Any) -> Any:
         return decl
     if "parameters" not in decl and "parametersJsonSchema" not in decl:
         return decl
-    out = {k: v for k, v in decl.items() if k != "parametersJsonSchema"}
+    out = {k: v for k, v in decl.items() if k not in ("parameters", "parametersJsonSchema")}
     # parametersJsonSchema becomes `parameters` once cleaned: the Cloud Code backend knows only that.
     source = decl["parameters"] if "parameters" in decl else decl["parametersJsonSchema"]
-    out["parameters"] = sanitize_tool_parameters(source)
+    cleaned = sanitize_tool_parameters(source)
+    if cleaned is not None:  # None: takes no arguments, which Gemini spells as no `parameters`
+        out["parameters"] = cleaned
     return out
 
 
