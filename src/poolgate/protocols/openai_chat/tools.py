@@ -133,7 +133,8 @@ def call_parts(message: dict[str, Any], where: str) -> list[Part]:
             try:
                 args = orjson.loads(raw)
             except orjson.JSONDecodeError:
-                raise invalid(f"'{at}.function.arguments' must be a JSON string.", f"{at}.function.arguments") from None
+                # Models sometimes emit broken JSON; refusing the replay would brick the conversation for good.
+                args = {"value": raw}
         elif isinstance(raw, dict):
             args = raw
         else:
