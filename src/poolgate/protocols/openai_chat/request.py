@@ -155,7 +155,8 @@ def to_hub(body: dict[str, Any], resolve: Callable[[str], str] = lambda m: m) ->
     refs = MediaRefs()
     contents, system = messages_to_contents(messages, refs)
     if not contents:
-        raise invalid("'messages' must contain at least one user or assistant message.", "messages")
+        # OpenAI accepts a conversation of empty messages; Gemini rejects empty contents and empty text.
+        contents = [{"role": "user", "parts": [{"text": " "}]}]
     hub: GenerateContentRequest = {"contents": contents}
     if system:
         hub["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
