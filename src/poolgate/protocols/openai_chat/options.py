@@ -134,12 +134,41 @@ def logprobs(body: dict[str, Any], config: JSON) -> None:
             config["logprobs"] = top
 
 
+def google_thinking(body: dict[str, Any]) -> JSON | None:
+    """Google's own OpenAI-compatible spelling: `extra_body.google.thinking_config`, taken as given."""
+    extra = fields.opt_dict(body, "extra_body") or {}
+    google = fields.opt_dict(extra, "google", "extra_body.google") or {}
+    where = "extra_body.google.thinking_config"
+    spec = fields.opt_dict(google, "thinking_config", where)
+    if spec is None:
+        return None
+    out: JSON = {}
+    budget = fields.opt_int(spec, "thinking_budget", f"{where}.thinking_budget", lo=-1)
+    if budget is not None:
+        out["thinkingBudget"] = budget
+    level = fields.opt_str(spec, "thinking_level", f"{where}.thinking_level")
+    if level is not None:
+        if level not in ("minimal", "low", "medium", "high"):
+            raise invalid(f"'{where}.thinking_level' must be minimal, low, medium or high.", f"{where}.thinking_level")
+        out["thinkingLevel"] = level
+    if "thinkingBudget" in out and "thinkingLevel" in out:
+        raise invalid(f"'{where}' takes thinking_budget or thinking_level, not both.", where)
+    include = fields.opt_bool(spec, "include_thoughts", f"{where}.include_thoughts")
+    if include is not None:
+        out["includeThoughts"] = include
+    return out or None
+
+
 def reasoning(body: dict[str, Any], config: JSON, model: str) -> None:
     effort = fields.opt_str(body, "reasoning_effort")
+    if effort is not None and effort not in EFFORTS:
+        raise invalid(f"'reasoning_effort' must be one of {', '.join(EFFORTS)}.", "reasoning_effort")
+    explicit = google_thinking(body)
+    if explicit is not None:
+        config["thinkingConfig"] = explicit
+        return
     if effort is None:
         return
-    if effort not in EFFORTS:
-        raise invalid(f"'reasoning_effort' must be one of {', '.join(EFFORTS)}.", "reasoning_effort")
     thinking = thinking_config(effort, model)
     if thinking is not None:
         config["thinkingConfig"] = thinking
@@ -154,6 +183,9 @@ def accepted_extras(body: dict[str, Any]) -> None:
             raise invalid("'metadata' must map at most 16 keys to string values.", "metadata")
     fields.opt_bool(body, "parallel_tool_calls")
     fields.opt_bool(body, "store")
+    modalities = fields.opt_list(body, "modalities")
+    if modalities is not None and any(m != "text" for m in modalities):
+        raise invalid("'modalities' may only contain 'text': audio output is not supported.", "modalities")
 
 
 def generation_config(body: dict[str, Any], model: str = "") -> JSON:

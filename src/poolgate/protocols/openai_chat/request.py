@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -130,11 +130,45 @@ class _Converter:
         _append(self.contents, "user", [{"functionResponse": response}])
 
 
+NO_RESULT: Final = "No result was provided for this call (the client did not send one)."
+
+
+def answer_unanswered_calls(contents: list[Content]) -> None:
+    """Give every call a response in the next user turn.
+
+    Gemini rejects a turn whose function responses do not match the preceding calls one to one, which
+    happens when a user interrupts a tool run and just types on. The missing results are stated, not
+    invented, so the model knows the call did not complete.
+    """
+    for i in range(len(contents) - 1):
+        calls = [p["functionCall"] for p in contents[i].get("parts", []) if "functionCall" in p]
+        following = contents[i + 1]
+        if contents[i].get("role") != "model" or not calls or following.get("role") != "user":
+            continue
+        parts = following.setdefault("parts", [])
+        answered_ids = {p["functionResponse"].get("id") for p in parts if "functionResponse" in p}
+        answered_names = [p["functionResponse"].get("name") for p in parts if "functionResponse" in p]
+        missing: list[Part] = []
+        for call in calls:
+            call_id = call.get("id")
+            if call_id and call_id in answered_ids:
+                continue
+            if not call_id and call["name"] in answered_names:
+                answered_names.remove(call["name"])
+                continue
+            response: FunctionResponse = {"name": call["name"], "response": {"error": NO_RESULT}}
+            if call_id:
+                response["id"] = call_id
+            missing.append({"functionResponse": response})
+        parts[:0] = missing
+
+
 def messages_to_contents(messages: list[Any], refs: MediaRefs | None = None) -> tuple[list[Content], list[str]]:
     """Contents (same-role turns merged) and the system texts, from OpenAI messages."""
     converter = _Converter(refs or MediaRefs())
     for i, message in enumerate(messages):
         converter.message(message, f"messages[{i}]")
+    answer_unanswered_calls(converter.contents)
     return converter.contents, converter.system
 
 
