@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import string
 from typing import Any
 
 import orjson
@@ -320,6 +319,3 @@ def test_any_answer_encodes_into_well_formed_output(chunks: list[dict[str, Any]]
         assert choice["finish_reason"] in FINISH
         for call in choice["message"].get("tool_calls") or []:
             assert isinstance(json.loads(call["function"]["arguments"]), dict)
-
-
-_ = string  # keep the import for readers extending the alphabets
