@@ -317,3 +317,27 @@ def test_named_tool_choice_restricts_functions(client: openai.OpenAI, simulator_
     )
     config = upstream_bodies(simulator_process)[-1]["toolConfig"]
     assert config == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}}
+
+
+def test_logprobs_refused_by_the_model_is_a_clear_400(client: openai.OpenAI, simulator_process: Simulator) -> None:
+    message = "Logprobs is not enabled for models/gemini-3-pro-preview"
+    simulator_process.script(KEY, {"status": 400, "reason": "INVALID_ARGUMENT", "message": message})
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model="gemini-3-pro-preview", messages=[{"role": "user", "content": "x"}], logprobs=True
+        )
+    assert message in str(refused.value)
+
+
+def test_streamed_usage_counts_reasoning_tokens(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model="gemini-2.5-flash",
+        reasoning_effort="medium",
+        messages=[{"role": "user", "content": "think"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    usage = [chunk.usage for chunk in stream if chunk.usage is not None]
+    assert len(usage) == 1 and usage[0].completion_tokens_details is not None
+    reasoning = usage[0].completion_tokens_details.reasoning_tokens or 0
+    assert reasoning > 0 and usage[0].completion_tokens > reasoning

@@ -47,8 +47,10 @@ class MediaRefs:
 
 
 def _base64(data: object, where: str) -> str:
-    if not isinstance(data, str) or not data:
+    if not isinstance(data, str) or not data.strip():
         raise invalid(f"'{where}' must be a non-empty base64 string.", where)
+    if any(c.isspace() for c in data[:4096]) or any(c.isspace() for c in data[-4096:]):
+        data = "".join(data.split())  # some clients wrap base64 at 76 columns
     try:
         base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
