@@ -85,7 +85,13 @@ def test_golden(case: str, update_golden: bool) -> None:
     if (folder / "upstream.json").exists():
         answer = CallIdAssigner(REQUEST_ID).apply(_load(folder / "upstream.json"))
         out, _ = response.from_hub(
-            answer, request_id=REQUEST_ID, model=chat.model, created=0, n=chat.n, logprobs=chat.logprobs
+            answer,
+            request_id=REQUEST_ID,
+            model=chat.model,
+            created=0,
+            n=chat.n,
+            logprobs=chat.logprobs,
+            legacy_functions=chat.legacy_functions,
         )
         _check(folder / "response.json", _dump(out), update_golden)
 
@@ -97,6 +103,7 @@ def test_golden(case: str, update_golden: bool) -> None:
             include_usage=chat.include_usage,
             n=chat.n,
             logprobs=chat.logprobs,
+            legacy_functions=chat.legacy_functions,
         )
         ids = CallIdAssigner(REQUEST_ID)
         items = encoder.start()

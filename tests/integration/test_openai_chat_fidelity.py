@@ -341,3 +341,18 @@ def test_streamed_usage_counts_reasoning_tokens(client: openai.OpenAI) -> None:
     assert len(usage) == 1 and usage[0].completion_tokens_details is not None
     reasoning = usage[0].completion_tokens_details.reasoning_tokens or 0
     assert reasoning > 0 and usage[0].completion_tokens > reasoning
+
+
+def test_deprecated_functions_api_round_trip(client: openai.OpenAI) -> None:
+    functions: Any = [WEATHER["function"]]
+    messages: Any = [{"role": "user", "content": 'CALL_TOOL get_weather {"city": "Rome"}'}]
+    first = client.chat.completions.create(model="gemini-2.5-flash", messages=messages, functions=functions)
+    call = first.choices[0].message.function_call
+    assert first.choices[0].finish_reason == "function_call"
+    assert call is not None and call.name == "get_weather" and json.loads(call.arguments) == {"city": "Rome"}
+    messages += [
+        {"role": "assistant", "content": None, "function_call": {"name": call.name, "arguments": call.arguments}},
+        {"role": "function", "name": "get_weather", "content": '{"temp_c": 21}'},
+    ]
+    second = client.chat.completions.create(model="gemini-2.5-flash", messages=messages, functions=functions)
+    assert second.choices[0].message.content == 'Tool result: {"temp_c":21}'

@@ -26,6 +26,7 @@ class ChatRequest:
     n: int = 1
     session_hint: str = ""
     logprobs: bool = False
+    legacy_functions: bool = False  # the client used `functions`: answer with `function_call`
     media_fields: dict[str, str] = field(default_factory=dict)
 
 
@@ -183,6 +184,8 @@ def _session_hint(body: dict[str, Any]) -> str:
 def to_hub(body: dict[str, Any], resolve: Callable[[str], str] = lambda m: m) -> ChatRequest:
     """`resolve` maps the client model to the upstream one: reasoning settings depend on the family."""
     model = fields.req_str(body, "model")
+    legacy = body.get("functions") is not None and body.get("tools") is None
+    body = tools.legacy_to_tools(body)
     messages = fields.opt_list(body, "messages")
     if not messages:
         raise invalid("'messages' must be a non-empty array.", "messages")
@@ -213,5 +216,6 @@ def to_hub(body: dict[str, Any], resolve: Callable[[str], str] = lambda m: m) ->
         n=int(config.get("candidateCount", 1)),
         session_hint=_session_hint(body),
         logprobs=bool(config.get("responseLogprobs")),
+        legacy_functions=legacy,
         media_fields=refs.fields,
     )

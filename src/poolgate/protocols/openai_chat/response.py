@@ -99,7 +99,14 @@ def blocked(answer: JSON) -> bool:
 
 
 def from_hub(
-    answer: JSON, *, request_id: str, model: str, created: int, n: int = 1, logprobs: bool = False
+    answer: JSON,
+    *,
+    request_id: str,
+    model: str,
+    created: int,
+    n: int = 1,
+    logprobs: bool = False,
+    legacy_functions: bool = False,
 ) -> tuple[JSON, Usage | None]:
     """Build chat.completion from one upstream answer; returns the body and the usage seen."""
     texts: dict[int, list[str]] = {}
@@ -136,7 +143,12 @@ def from_hub(
         message: dict[str, Any] = {"role": "assistant", "content": "".join(texts.get(idx, [])) or None}
         if idx in thoughts:
             message["reasoning_content"] = "".join(thoughts[idx])
-        if idx in calls:
+        reason = finish_reason(reasons.get(idx, default_reason), idx in calls)
+        if idx in calls and legacy_functions:
+            # The deprecated `functions` API has room for one call and names it `function_call`.
+            message["function_call"] = calls[idx][0]["function"]
+            reason = "function_call"
+        elif idx in calls:
             message["tool_calls"] = calls[idx]
         elif message["content"] is None:
             message["content"] = ""
@@ -146,7 +158,7 @@ def from_hub(
                 "index": idx,
                 "message": message,
                 "logprobs": probs.get(idx, {"content": [], "refusal": None}) if logprobs else None,
-                "finish_reason": finish_reason(reasons.get(idx, default_reason), idx in calls),
+                "finish_reason": reason,
             }
         )
     body: JSON = {

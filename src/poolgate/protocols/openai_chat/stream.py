@@ -31,8 +31,17 @@ class ChatEncoder:
     media_type = "text/event-stream"
 
     def __init__(
-        self, *, request_id: str, model: str, created: int, include_usage: bool, n: int = 1, logprobs: bool = False
+        self,
+        *,
+        request_id: str,
+        model: str,
+        created: int,
+        include_usage: bool,
+        n: int = 1,
+        logprobs: bool = False,
+        legacy_functions: bool = False,
     ) -> None:
+        self.legacy_functions = legacy_functions
         self.request_id = request_id
         self.include_usage = include_usage
         self.n = n
@@ -91,6 +100,13 @@ class ChatEncoder:
     def _tool_call(self, ev: ToolCall, out: list[bytes]) -> None:
         self._open(ev.index, out)
         position = self._tool_index.get(ev.index, 0)
+        if self.legacy_functions:
+            # The deprecated `functions` API carries one call per choice; later ones are dropped.
+            if position == 0:
+                self._tool_index[ev.index] = 1
+                out.append(self._chunk(ev.index, {"function_call": {"name": ev.name, "arguments": ""}}))
+                out.append(self._chunk(ev.index, {"function_call": {"arguments": arguments(ev.args)}}))
+            return
         self._tool_index[ev.index] = position + 1
         head = {
             "index": position,
@@ -111,6 +127,8 @@ class ChatEncoder:
         for index in indices:
             self._open(index, out)
             reason = finish_reason(self._reasons.get(index, default), index in self._tool_index)
+            if reason == "tool_calls" and self.legacy_functions:
+                reason = "function_call"
             out.append(self._chunk(index, {}, reason))
         if self.include_usage:
             body = dict(self._base)

@@ -113,18 +113,41 @@ def tool_config(body: dict[str, Any], decls: list[JSON]) -> tuple[JSON | None, l
     raise invalid("'tool_choice.type' must be 'function' or 'allowed_tools'.", "tool_choice.type")
 
 
+def legacy_to_tools(body: dict[str, Any]) -> dict[str, Any]:
+    """The deprecated `functions` / `function_call` request fields, rewritten as `tools` / `tool_choice`."""
+    if body.get("functions") is None or body.get("tools") is not None:
+        return body
+    functions = fields.opt_list(body, "functions") or []
+    rewritten = dict(body)
+    rewritten["tools"] = [{"type": "function", "function": f} for f in functions]
+    choice = body.get("function_call")
+    if isinstance(choice, dict):
+        rewritten["tool_choice"] = {"type": "function", "function": choice}
+    elif choice is not None:
+        rewritten["tool_choice"] = choice
+    return rewritten
+
+
 def call_parts(message: dict[str, Any], where: str) -> list[Part]:
     """An assistant message's tool_calls as functionCall parts; the arguments are never rewritten."""
     parts: list[Part] = []
     calls = fields.opt_list(message, "tool_calls", f"{where}.tool_calls") or []
-    for i, call in enumerate(calls):
-        at = f"{where}.tool_calls[{i}]"
+    specs: list[tuple[object, str]] = [(call, f"{where}.tool_calls[{i}]") for i, call in enumerate(calls)]
+    legacy = fields.opt_dict(message, "function_call", f"{where}.function_call")
+    if legacy is not None and not calls:
+        specs = [({"function": legacy}, f"{where}.function_call")]
+    for call, at in specs:
         if not isinstance(call, dict):
             raise invalid(f"'{at}' must be an object.", at)
-        fn = fields.opt_dict(call, "function", f"{at}.function")
+        if at.endswith(".function_call"):
+            fn: dict[str, Any] | None = call["function"]
+            fn_at = at
+        else:
+            fn = fields.opt_dict(call, "function", f"{at}.function")
+            fn_at = f"{at}.function"
         if fn is None:
-            raise invalid(f"'{at}.function' is required.", f"{at}.function")
-        name = fields.req_str(fn, "name", f"{at}.function.name")
+            raise invalid(f"'{fn_at}' is required.", fn_at)
+        name = fields.req_str(fn, "name", f"{fn_at}.name")
         raw = fn.get("arguments")
         args: Any
         if raw is None or raw == "":
@@ -138,7 +161,7 @@ def call_parts(message: dict[str, Any], where: str) -> list[Part]:
         elif isinstance(raw, dict):
             args = raw
         else:
-            raise invalid(f"'{at}.function.arguments' must be a JSON string.", f"{at}.function.arguments")
+            raise invalid(f"'{fn_at}.arguments' must be a JSON string.", f"{fn_at}.arguments")
         if not isinstance(args, dict):
             # Gemini's args is an object; a bare JSON value travels under one key and is never reshaped otherwise.
             args = {"value": args}

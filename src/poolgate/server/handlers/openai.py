@@ -38,7 +38,13 @@ async def chat_completions(req: Request, ctx: RequestContext, svc: Services) -> 
         stream=chat.stream,
         hint=chat.session_hint,
         from_hub=lambda answer: chat_response.from_hub(
-            answer, request_id=ctx.request_id, model=chat.model, created=created, n=chat.n, logprobs=chat.logprobs
+            answer,
+            request_id=ctx.request_id,
+            model=chat.model,
+            created=created,
+            n=chat.n,
+            logprobs=chat.logprobs,
+            legacy_functions=chat.legacy_functions,
         ),
         make_encoder=lambda: ChatEncoder(
             request_id=ctx.request_id,
@@ -47,6 +53,7 @@ async def chat_completions(req: Request, ctx: RequestContext, svc: Services) -> 
             include_usage=chat.include_usage,
             n=chat.n,
             logprobs=chat.logprobs,
+            legacy_functions=chat.legacy_functions,
         ),
         media_fields=chat.media_fields,
     )
