@@ -25,7 +25,7 @@ async def read_body(req: Request, ctx: RequestContext, svc: Services) -> dict[st
 
 async def chat_completions(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
     body = await read_body(req, ctx, svc)
-    chat = chat_request.to_hub(body)
+    chat = chat_request.to_hub(body, resolve=lambda model: svc.router.resolve(model).model)
     created = int(time.time())
     return await pipeline.run(
         ctx,
@@ -36,11 +36,24 @@ async def chat_completions(req: Request, ctx: RequestContext, svc: Services) -> 
         stream=chat.stream,
         hint=chat.session_hint,
         from_hub=lambda answer: chat_response.from_hub(
-            answer, request_id=ctx.request_id, model=chat.model, created=created
+            answer,
+            request_id=ctx.request_id,
+            model=chat.model,
+            created=created,
+            n=chat.n,
+            logprobs=chat.logprobs,
+            legacy_functions=chat.legacy_functions,
         ),
         make_encoder=lambda: ChatEncoder(
-            request_id=ctx.request_id, model=chat.model, created=created, include_usage=chat.include_usage
+            request_id=ctx.request_id,
+            model=chat.model,
+            created=created,
+            include_usage=chat.include_usage,
+            n=chat.n,
+            logprobs=chat.logprobs,
+            legacy_functions=chat.legacy_functions,
         ),
+        media_fields=chat.media_fields,
     )
 
 
