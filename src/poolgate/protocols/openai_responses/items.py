@@ -15,7 +15,7 @@ import orjson
 
 from poolgate.errors import invalid
 from poolgate.hub.types import Content, Part
-from poolgate.protocols.openai_chat.request import image_part
+from poolgate.protocols.openai_chat.content import MediaRefs, image_part
 from poolgate.protocols.openai_responses.tools import NAMESPACE_SEP
 
 SIGNATURE_PREFIX = "poolgate.sig.v1:"
@@ -121,7 +121,7 @@ def content_parts(content: object, where: str) -> list[Part]:
         elif kind == "input_image":
             if part.get("file_id") and not part.get("image_url"):
                 raise invalid(f"'{at}.file_id' is not supported; send image_url.", f"{at}.file_id")
-            parts.append(image_part(part.get("image_url"), f"{at}.image_url"))
+            parts.append(image_part(part.get("image_url"), f"{at}.image_url", MediaRefs()))
         elif kind == "input_file":
             parts.append(_file_part(part, at))
         elif kind == "input_audio":
