@@ -33,6 +33,7 @@ class LoopbackReceiver:
         app.router.add_get(CALLBACK_PATH, self._callback)
         self._runner = web.AppRunner(app, access_log=None)
         self.redirect_uri = ""
+        self.expected_state = ""
 
     async def __aenter__(self) -> LoopbackReceiver:
         await self._runner.setup()
@@ -56,6 +57,9 @@ class LoopbackReceiver:
             return web.Response(status=400, text=f"Login failed: {query['error']}")
         if not query.get("code"):
             return web.Response(status=400, text="No authorization code in this request.")
+        if query.get("state", "") != self.expected_state:
+            # Not the redirect of the login we started (a forged or stale link): refuse it, keep waiting.
+            return web.Response(status=400, text="This redirect does not belong to the login in progress.")
         self._result.set_result((query["code"], query.get("state", "")))
         return web.Response(text=_DONE_PAGE, content_type="text/html")
 

@@ -95,6 +95,7 @@ async def _login(ctx: Context, store: SqlStore, no_browser: bool, wait_seconds: 
         else:
             async with LoopbackReceiver() as receiver:
                 pending = oauth.logins.start(receiver.redirect_uri)
+                receiver.expected_state = pending.state
                 print("Opening your browser to log in. If it does not open, visit:\n", flush=True)
                 print(pending.url, flush=True)
                 print(f"\nWaiting for Google's redirect to {receiver.redirect_uri} ...", flush=True)
@@ -102,8 +103,6 @@ async def _login(ctx: Context, store: SqlStore, no_browser: bool, wait_seconds: 
                     webbrowser.open(pending.url)
                 code, state = await receiver.wait(wait_seconds)
             code, pending = oauth.logins.take(code, state)
-            if pending.state != state:
-                raise OAuthSetupError("The redirect's state does not match; login refused.")
         tokens = await oauth.client.exchange_code(code, pending.redirect_uri, pending.pkce.verifier)
         return await enroll(oauth, store, tokens.refresh_token, tokens=tokens)
 

@@ -27,6 +27,7 @@ from poolgate.server.asgi import (
     send_response,
     send_stream,
 )
+from poolgate.server.handlers import oauth as oauth_handlers
 from poolgate.server.handlers import openai
 from poolgate.services import Services
 
@@ -104,6 +105,10 @@ def default_routes() -> Router:
     r.add("POST", "/v1/chat/completions", Route(openai.chat_completions, OPENAI))
     r.add("POST", "/v1/completions", Route(openai.completions, OPENAI))
     r.add("POST", "/v1/responses", Route(openai.responses, OPENAI))
+    r.add("POST", "/api/accounts/oauth/start", Route(oauth_handlers.start, ADMIN, ADMIN_AUTH, logged=False))
+    r.add("POST", "/api/accounts/oauth/complete", Route(oauth_handlers.complete, ADMIN, ADMIN_AUTH, logged=False))
+    r.add("POST", "/api/accounts/oauth/import", Route(oauth_handlers.import_token, ADMIN, ADMIN_AUTH, logged=False))
+    r.add("GET", oauth_handlers.CALLBACK_PATH, Route(oauth_handlers.callback, PLAIN, PUBLIC, logged=False))
     return r
 
 
