@@ -76,8 +76,9 @@ def import_entries(gw: Gateway, entries: Any, name: str = "import.json") -> subp
     return gw.cli("accounts", "import", str(path), check=False)
 
 
-def account_row(gw: Gateway, email: str) -> str:
-    out = gw.cli("accounts", "list").stdout
+def account_row(gw: Gateway | str, email: str) -> str:
+    """The `accounts list` row for email; pass a listing already read to save a CLI start."""
+    out = gw if isinstance(gw, str) else gw.cli("accounts", "list").stdout
     rows = [line for line in out.splitlines() if email in line]
     assert rows, out
     return rows[0]

@@ -16,7 +16,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from poolgate.cli.common import ConfigOption, Context, DataDirOption, console, err_console, load, open_store
-from poolgate.cli.loopback import LoopbackReceiver, free_loopback_uri
 from poolgate.store.models import API_KEY, Account
 from poolgate.store.sql import SqlStore
 from poolgate.upstream.base import UpstreamFailure
@@ -79,6 +78,9 @@ def login(
 async def _login(ctx: Context, store: SqlStore, no_browser: bool, wait_seconds: float) -> Enrolled:
     async with oauth_runtime(ctx, store) as oauth:
         oauth.client.require_client()
+        # Imported here: aiohttp.web is only needed by this one command.
+        from poolgate.cli.loopback import LoopbackReceiver, free_loopback_uri
+
         if no_browser:
             pending = oauth.logins.start(free_loopback_uri())
             print("Open this URL in a browser and log in:\n", flush=True)

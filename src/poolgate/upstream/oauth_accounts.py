@@ -59,7 +59,7 @@ class OAuthAccounts:
         self.clock = clock
         self._project_locks: dict[str, asyncio.Lock] = {}
         self._projects: dict[str, str] = {}
-        self._quota_at: dict[str, float] = {}
+        self._last_429_lookup: dict[str, float] = {}
         self._background: set[asyncio.Task[None]] = set()
 
     async def with_token(self, account: Account, fn: Callable[[str], Awaitable[T]]) -> T:
@@ -96,7 +96,6 @@ class OAuthAccounts:
         return info
 
     async def refresh_quota(self, account: Account) -> QuotaMap:
-        self._quota_at[account.id] = self.clock()
         project = await self.ensure_project(account)
         quota, _ = await self.with_token(account, lambda token: fetch_models(self.http, token, project))
         account.quota = quota
@@ -121,9 +120,9 @@ class OAuthAccounts:
 
     def quota_soon(self, account: Account) -> None:
         """After a 429: look the quota up again in the background, at most once per gap."""
-        if self.clock() - self._quota_at.get(account.id, 0.0) < QUOTA_AFTER_429_MIN_GAP:
+        if self.clock() - self._last_429_lookup.get(account.id, 0.0) < QUOTA_AFTER_429_MIN_GAP:
             return
-        self._quota_at[account.id] = self.clock()
+        self._last_429_lookup[account.id] = self.clock()
         task = asyncio.get_running_loop().create_task(self.try_refresh_quota(account))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
