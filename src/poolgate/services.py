@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ from poolgate.upstream.code_assist import CodeAssistTransport
 from poolgate.upstream.gemini_api import GeminiApiTransport
 from poolgate.upstream.http import make_session
 from poolgate.upstream.oauth_accounts import OAuthAccounts
+from poolgate.upstream.quota import apply_quota
 from poolgate.upstream.tokens import Persist
 
 log = logging.getLogger("poolgate")
@@ -146,6 +148,9 @@ async def build_services(
         holder[0].persist_account_state(account)
 
     scheduler = Scheduler(state or MemoryState(), clock, config.scheduling, persist_cooldowns, persist_state)
+    oauth.on_quota = functools.partial(
+        apply_quota, scheduler, config.scheduling.cooldown_cap_seconds, persist_cooldowns
+    )
     gateway = Gateway(
         scheduler,
         transports,

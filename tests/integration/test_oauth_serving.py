@@ -160,14 +160,16 @@ def test_invalid_grant_needs_relogin_and_is_logged(solo: Gateway, simulator_proc
 
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
-    """An API key plus two OAuth accounts; mix2 has almost no flash quota left."""
+    """An API key plus three OAuth accounts; mix2 has almost no flash quota left, mix3 none at all."""
     sim = simulator_process
     gw = oauth_gateway(sim, tmp_path_factory.mktemp("mixed"), [sim.url])
     gw.add_key("key-b-0000000000", "key-b")
     low = {FLASH: {"remainingFraction": 0.05, "resetTime": "2030-01-01T00:00:00Z"}}
+    none = {FLASH: {"resetTime": "2030-01-01T00:00:00Z"}}  # Google leaves the fraction out at zero
     entries = [
         {"refresh_token": new_user(sim, "mix1@example.com", project="mix1-project", tier="standard-tier")},
         {"refresh_token": new_user(sim, "mix2@example.com", project="mix2-project", tier="standard-tier", quota=low)},
+        {"refresh_token": new_user(sim, "mix3@example.com", project="mix3-project", tier="standard-tier", quota=none)},
     ]
     assert import_entries(gw, entries).returncode == 0
     gw.start()
@@ -183,9 +185,20 @@ def test_mixed_pool_serves_keys_and_oauth_side_by_side(mixed: Gateway, simulator
     emails = [r.headers["x-account-email"] for r in served]
     assert {"key-b", "mix1@example.com"} <= set(emails)
     assert "mix2@example.com" not in emails  # the account with 5% flash quota left waits while others have more
+    assert "mix3@example.com" not in emails
     calls = calls_since(sim, start, "generateContent")
     assert any(c["path"] == f"/v1beta/models/{FLASH}:generateContent" and c["key"] == "key-b-0000000000" for c in calls)
     assert any(c["path"] == "/v1internal:generateContent" and c["key"] == "mix1@example.com" for c in calls)
+
+
+def test_an_account_without_quota_cools_for_that_model(mixed: Gateway) -> None:
+    def listing() -> str | None:
+        out = mixed.cli("accounts", "list").stdout
+        return out if "cooling" in account_row(out, "mix3@example.com") else None
+
+    row = account_row(poll(listing, "mix3 to cool for flash"), "mix3@example.com")
+    assert f"cooling ({FLASH})" in row and "quota_exhausted" in row
+    assert f"{FLASH} 0%" in row
 
 
 def test_invalid_grant_takes_only_that_account_out(mixed: Gateway, simulator_process: Simulator) -> None:

@@ -61,6 +61,8 @@ class OAuthAccounts:
         self._projects: dict[str, str] = {}
         self._last_429_lookup: dict[str, float] = {}
         self._background: set[asyncio.Task[None]] = set()
+        # Told about every fresh quota, so scheduling can act on it (services wires the scheduler in).
+        self.on_quota: Callable[[Account, QuotaMap], Awaitable[None]] | None = None
 
     async def with_token(self, account: Account, fn: Callable[[str], Awaitable[T]]) -> T:
         """Run fn(access_token); on a 401, refresh once (shared with concurrent callers) and run it again."""
@@ -100,6 +102,8 @@ class OAuthAccounts:
         quota, _ = await self.with_token(account, lambda token: fetch_models(self.http, token, project))
         account.quota = quota
         await self.persist(account.id, {"quota": quota}, True)
+        if self.on_quota is not None:
+            await self.on_quota(account, quota)
         return quota
 
     async def try_refresh_quota(self, account: Account) -> None:
