@@ -162,7 +162,10 @@ def test_invalid_grant_needs_relogin_and_is_logged(solo: Gateway, simulator_proc
 def mixed(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
     """An API key plus three OAuth accounts; mix2 has almost no flash quota left, mix3 none at all."""
     sim = simulator_process
-    gw = oauth_gateway(sim, tmp_path_factory.mktemp("mixed"), [sim.url])
+    # Quota is looked up every 1.2 s here, so a test can watch the periodic refresh happen.
+    gw = oauth_gateway(
+        sim, tmp_path_factory.mktemp("mixed"), [sim.url], POOLGATE_UPSTREAM__QUOTA_REFRESH_MINUTES="0.02"
+    )
     gw.add_key("key-b-0000000000", "key-b")
     low = {FLASH: {"remainingFraction": 0.05, "resetTime": "2030-01-01T00:00:00Z"}}
     none = {FLASH: {"resetTime": "2030-01-01T00:00:00Z"}}  # Google leaves the fraction out at zero
@@ -218,3 +221,14 @@ def test_invalid_grant_takes_only_that_account_out(mixed: Gateway, simulator_pro
     later = [chat(mixed, f"later {n}") for n in range(4)]
     assert all(r.status_code == 200 for r in later)
     assert "mix1@example.com" not in {r.headers["x-account-email"] for r in later}
+
+
+def test_quota_is_refreshed_periodically_and_lifts_the_cooldown(mixed: Gateway, simulator_process: Simulator) -> None:
+    back = {FLASH: {"remainingFraction": 0.8, "resetTime": "2030-01-01T00:00:00Z"}}
+    control(simulator_process, "user", {"email": "mix3@example.com", "quota": back})
+
+    def refreshed() -> str | None:
+        row = account_row(mixed.cli("accounts", "list").stdout, "mix3@example.com")
+        return row if f"{FLASH} 80%" in row and "active" in row else None
+
+    poll(refreshed, "mix3's new quota and the end of its cooldown", timeout=30)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from poolgate.simulator.asgi import Request
 from poolgate.simulator.control import _json_object
-from poolgate.simulator.routing import Route
+from poolgate.simulator.routing import Handler, Route
 from poolgate.simulator.state import SimulatorState
 
 
@@ -104,7 +105,7 @@ async def post_base(request: Request, state: SimulatorState) -> None:
     await request.respond_json(200, {"ok": True, "bases": state.google.base_status})
 
 
-def _guarded(handler: Any) -> Any:
+def _guarded(handler: Callable[[Request, SimulatorState], Awaitable[None]]) -> Handler:
     async def run(request: Request, state: SimulatorState) -> None:
         try:
             await handler(request, state)
