@@ -278,7 +278,17 @@ class SqlStore:
         if not rows:
             return
         columns = list(rows[0].keys())
-        sql = text(f"INSERT INTO request_logs ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})")
+        names = ", ".join(columns)
+        style = self.engine.dialect.paramstyle
+        if style in ("qmark", "named", "pyformat"):
+            # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing cost
+            # ~70 µs per logged request (a third of a whole minimal proxy request) on the hot path's GIL.
+            # sqlite3 takes :name with dict rows even though its declared style is qmark.
+            marks = ", ".join(f"%({c})s" if style == "pyformat" else f":{c}" for c in columns)
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(f"INSERT INTO request_logs ({names}) VALUES ({marks})", list(rows))
+            return
+        sql = text(f"INSERT INTO request_logs ({names}) VALUES ({', '.join(':' + c for c in columns)})")
         with self.engine.begin() as conn:
             conn.execute(sql, list(rows))
 
