@@ -44,6 +44,23 @@ def redact(body: bytes | None, cap: int) -> str | None:
     return text
 
 
+class _Clipped:
+    """A body cut to the capture cap, remembering its full length; redacted when written."""
+
+    __slots__ = ("body", "cap", "size")
+
+    def __init__(self, body: bytes, cap: int) -> None:
+        self.body = body[:cap]
+        self.cap = cap
+        self.size = len(body)
+
+    def redacted(self) -> str | None:
+        text = redact(self.body, self.cap)
+        if text is not None and self.size > self.cap:
+            text += f"… [{self.size - self.cap} more bytes]"
+        return text
+
+
 class RequestLog:
     """Never blocks the request path: put() is a deque append; a task flushes every half second."""
 
@@ -89,8 +106,9 @@ class RequestLog:
             "error": ctx.error[:2000],
             "client_ip": ctx.client_ip,
             "user_agent": ctx.user_agent[:300],
-            "request_body": redact(ctx.request_body, cap) if capture else None,
-            "response_body": redact(ctx.response_body, cap) if capture else None,
+            # Bodies are clipped here (a bounded slice) and redacted in the writer thread, off the loop.
+            "request_body": _Clipped(ctx.request_body, cap) if capture and ctx.request_body is not None else None,
+            "response_body": _Clipped(ctx.response_body, cap) if capture and ctx.response_body is not None else None,
         }
         self._queue.append(row)
         for listener in self._listeners:
@@ -156,6 +174,11 @@ class RequestLog:
                 agg[name] += row[name]
 
         def write() -> None:
+            for row in batch:
+                for name in ("request_body", "response_body"):
+                    body = row[name]
+                    if isinstance(body, _Clipped):
+                        row[name] = body.redacted()
             self.store.insert_logs(batch)
             self.store.add_usage(list(usage.values()))
 
