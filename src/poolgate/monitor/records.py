@@ -31,13 +31,18 @@ _SECRET_PATTERNS = (
 )
 
 
+# One scan for any of those literals: most bodies hold none, and then no pattern needs to run.
+_ANY_LITERAL = re.compile(b"|".join(re.escape(n) for needles, _ in _SECRET_PATTERNS for n in needles))
+
+
 def redact(body: bytes | None, cap: int) -> str | None:
     if body is None:
         return None
     clipped = body[:cap]
-    for needles, pattern in _SECRET_PATTERNS:
-        if any(needle in clipped for needle in needles):
-            clipped = pattern.sub(rb"\1***", clipped)
+    if _ANY_LITERAL.search(clipped) is not None:
+        for needles, pattern in _SECRET_PATTERNS:
+            if any(needle in clipped for needle in needles):
+                clipped = pattern.sub(rb"\1***", clipped)
     text = clipped.decode("utf-8", "replace")
     if len(body) > cap:
         text += f"… [{len(body) - cap} more bytes]"
