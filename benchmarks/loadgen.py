@@ -99,14 +99,15 @@ class ClientProtocol(asyncio.Protocol):
 
 
 class Client:
-    def __init__(self, url: str, body: bytes, keep_body: bool) -> None:
+    def __init__(self, url: str, body: bytes, keep_body: bool, headers: dict[str, str] | None = None) -> None:
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         path = parts.path + (f"?{parts.query}" if parts.query else "")
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         head = (
             f"POST {path} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\n\r\n"
+            f"{extra}content-length: {len(body)}\r\n\r\n"
         )
         self.request = head.encode() + body
         self.keep_body = keep_body
@@ -225,7 +226,7 @@ async def hold(client: Client, n: int, hold_s: float) -> dict[str, Any]:
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
     body = spec["body"].encode() if isinstance(spec["body"], str) else orjson.dumps(spec["body"])
     mode = spec["mode"]
-    client = Client(spec["url"], body, keep_body=bool(spec.get("stream")))
+    client = Client(spec["url"], body, keep_body=bool(spec.get("stream")), headers=spec.get("headers"))
     if mode == "sequential":
         return await sequential(client, spec["n"], spec.get("warmup", 20))
     if mode == "concurrent":

@@ -211,6 +211,7 @@ def write(summary: dict[str, Any], raw: dict[str, list[float]], out_dir: Path, d
         targets=targets_table(f),
         choices=choices_table(summary.get("choices") or {}),
         plots="\n".join(f"![{p}]({rel / p})" for p in pngs),
+        decision=decision(summary.get("choices") or {}),
         notes=NOTES,
     )
     doc.write_text(text)
@@ -257,25 +258,59 @@ server's process tree (`/proc/<pid>/stat`) over the c=16 run. "Added" = target �
 {plots}
 
 ## Choice of HTTP server and upstream client
-Each candidate serves as the floor proxy against the same stub, under the same interleaved load;
+Each candidate serves as the floor proxy against the same stub, under the same interleaved load (half the
+main suite's counts);
 the two upstreams (this stub and poolgate's scriptable simulator) are compared on the direct path.
 
 {choices}
 
+{decision}
+
 {notes}
 """
 
-NOTES = """**Decision.** poolgate stays on **uvicorn + httptools + uvloop** with **aiohttp** upstream:
-in the table above the aiohttp floor beats the httpx floor on every column (httpx's pure-Python
-connection pool and h11 parser cost more CPU per request than aiohttp's C-accelerated parser), and
-granian, although its Rust HTTP layer is fast, runs the ASGI app through a bridge between its Rust
-runtime threads and the Python event loop whose cost shows up as higher per-request latency at
-concurrency 1 on two cores; it also serves from a child process, which complicates the single
-process deployment and the `/proc` accounting. The dedicated stub is used as upstream because the
-simulator (a full scriptable Gemini emulation) costs more per request, and on a 2-core machine every
-cycle the upstream spends is taken from the proxy under test.
 
-**Reading the numbers.** The machine is shared with other work (load average often above the core
+def decision(choices: dict[str, Any]) -> str:
+    """The server and client choice, in words, from this run's candidate numbers."""
+
+    def g(name: str, *path: str) -> float | None:
+        return _get(choices.get(name, {}), *path)
+
+    base, httpx_, granian = "floor uvicorn+aiohttp", "floor uvicorn+httpx", "floor granian+aiohttp"
+    if base not in choices:
+        return ""
+    parts = ["**Decision.** poolgate stays on **uvicorn + httptools + uvloop** with one **aiohttp** session upstream."]
+    cpu_b = g(base, "c16", "cpu_ms_per_request")
+    if httpx_ in choices:
+        parts.append(
+            f"Against httpx as the upstream client (same server), aiohttp used {_fmt(_div(g(httpx_, 'c16', 'cpu_ms_per_request'), cpu_b))}× less CPU"
+            f" per request and served {_fmt(_div(g(base, 'c64', 'rps'), g(httpx_, 'c64', 'rps')))}× the requests at"
+            f" c=64; its median sequential latency was {_fmt(_div(g(httpx_, 'chat', 'latency', 'median'), g(base, 'chat', 'latency', 'median')))}×"
+            " lower (httpx's pure-Python pool and h11 parsing against aiohttp's C parser)."
+        )
+    if granian in choices:
+        parts.append(
+            f"granian as the server matched uvicorn at c=1 (median latency ratio granian/uvicorn"
+            f" {_fmt(_div(g(granian, 'chat', 'latency', 'median'), g(base, 'chat', 'latency', 'median')))}) and served"
+            f" {_fmt(_div(g(granian, 'c64', 'rps'), g(base, 'c64', 'rps')))}× uvicorn's requests at c=64, but spent"
+            f" {_fmt(_div(g(granian, 'c16', 'cpu_ms_per_request'), cpu_b))}× the CPU per request: its Rust I/O threads"
+            " run beside the Python loop on the second core, so it wins throughput by burning CPU that a"
+            " 2-core gateway host shares with everything else, and it serves from a child process. Per"
+            " request, which is what a gateway in front of tens-of-RPM upstream quotas pays, uvicorn is"
+            " cheaper; granian stays the candidate to revisit if poolgate ever needs more single-process throughput."
+        )
+    stub, sim = "upstream stub", "upstream simulator"
+    if stub in choices and sim in choices:
+        parts.append(
+            f"The dedicated stub answers in {_fmt(_scaled(choices, stub, 1e6, 'chat', 'latency', 'median'), 0)} µs median against"
+            f" the simulator's {_fmt(_scaled(choices, sim, 1e6, 'chat', 'latency', 'median'), 0)} µs and serves"
+            f" {_fmt(_div(g(stub, 'c16', 'rps'), g(sim, 'c16', 'rps')))}× its requests at c=16, so the benchmark uses the"
+            " stub: every cycle the upstream spends on a 2-core machine is taken from the proxy under test."
+        )
+    return "\n".join(parts)
+
+
+NOTES = """**Reading the numbers.** The machine is shared with other work (load average often above the core
 count), so tails (p99) are dominated by scheduling noise and run-to-run variation is large; medians
 and the interleaved ratios are the figures to compare. With two cores, the load generator, the stub
 and the proxy compete for CPU at c=16/64, so throughput is a lower bound for every target alike.

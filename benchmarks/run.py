@@ -86,7 +86,15 @@ class Bench:
     def sequential(self, t: tg.Target, stream: bool, n: int, acc: dict[str, Any]) -> None:
         url, body = t.request(stream)
         warmup = self.plan.seq_warmup
-        spec = {"mode": "sequential", "url": url, "body": body, "n": n, "warmup": warmup, "stream": stream}
+        spec = {
+            "mode": "sequential",
+            "url": url,
+            "body": body,
+            "headers": t.headers,
+            "n": n,
+            "warmup": warmup,
+            "stream": stream,
+        }
         cpu0 = cpu_seconds(t.pid)
         r = loadgen(spec, timeout=600)
         acc["cpu"] = acc.get("cpu", 0.0) + cpu_seconds(t.pid) - cpu0
@@ -102,6 +110,7 @@ class Bench:
             "mode": "concurrent",
             "url": url,
             "body": body,
+            "headers": t.headers,
             "concurrency": concurrency,
             "duration": duration,
             "warmup": warmup,
@@ -120,7 +129,7 @@ class Bench:
         """Open n slow streams at once and read the server's RSS while they are all open."""
         url, body = t.request(True, model=tg.SLOW_MODEL)
         before = rss_bytes(t.pid)
-        spec = {"mode": "hold", "url": url, "body": body, "n": n, "hold": 120, "stream": True}
+        spec = {"mode": "hold", "url": url, "body": body, "headers": t.headers, "n": n, "hold": 120, "stream": True}
         env = {**os.environ, "PYTHONPATH": str(tg.ROOT)}
         argv = [sys.executable, "-m", "benchmarks.loadgen", orjson.dumps(spec).decode()]
         p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)

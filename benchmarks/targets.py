@@ -47,6 +47,11 @@ class Target:
     def pid(self) -> int:
         return self.proc.pid
 
+    @property
+    def headers(self) -> dict[str, str]:
+        # Proxies get no key (auth is off on loopback); Gemini upstreams want one (the simulator checks it).
+        return {} if self.openai else {"x-goog-api-key": "AIzaBenchmarkKey0000000000000000000"}
+
     def request(self, stream: bool, model: str = MODEL) -> tuple[str, dict[str, Any]]:
         if self.openai:
             return self.proc.base + "/v1/chat/completions", chat_body(model, stream)
