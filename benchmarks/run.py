@@ -242,7 +242,15 @@ def main() -> None:
     parser.add_argument("--no-choices", action="store_true")
     parser.add_argument("--out", type=Path, default=tg.ROOT / "benchmarks" / "results")
     parser.add_argument("--report", type=Path, default=None, help="markdown report (default docs/benchmarks.md)")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the report from the saved summary")
     args = parser.parse_args()
+    if args.report_only:
+        from benchmarks import report
+
+        summary = orjson.loads((args.out / "summary.json").read_bytes())
+        raw = orjson.loads((args.out / "raw" / "summary-raw.json").read_bytes())
+        report.write(summary, raw, args.out, args.report or tg.ROOT / "docs" / "benchmarks.md")
+        return
     plan = SMOKE if args.smoke else FULL
     with_litellm = not (args.smoke or args.no_litellm)
     with_choices = not (args.smoke or args.no_choices)
