@@ -183,7 +183,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
         route, path_known = routes.match(req.method, req.path)
         protocol = route.protocol_for(req) if route else _protocol_for_path(req.path)
         ctx.protocol = protocol
-        watcher: asyncio.Task[None] | None = None
+        watcher: DisconnectWatch | None = None
         try:
             if route is None:
                 if path_known:
@@ -287,17 +287,47 @@ def _error_response(err: GatewayError, protocol: str, ctx: RequestContext, svc: 
     return Response(status, body, headers)
 
 
-def _watch_disconnect(receive: Receive) -> asyncio.Task[None]:
-    """Cancel the handler when the client goes away, so the upstream call and its account are freed."""
-    handler_task = asyncio.current_task()
+# A request answered sooner than this never starts a watcher task: creating it, running its first
+# step and cancelling it cost about 60 µs per request on the 2-core bench machine, a quarter of a
+# whole minimal proxy request. A client that leaves earlier is noticed at this point instead.
+WATCH_DELAY = 0.02
 
-    async def watch() -> None:
+
+class DisconnectWatch:
+    """Cancel the handler when the client goes away, so the upstream call and its account are freed."""
+
+    __slots__ = ("_handle", "_handler", "_receive", "_task")
+
+    def __init__(self, receive: Receive, delay: float = WATCH_DELAY) -> None:
+        self._receive = receive
+        self._handler = asyncio.current_task()
+        self._task: asyncio.Task[None] | None = None
+        self._handle: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(delay, self._start)
+
+    def _start(self) -> None:
+        self._handle = None
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
         with contextlib.suppress(Exception):
             while True:
-                message = await receive()
+                message = await self._receive()
                 if message["type"] == "http.disconnect":
-                    if handler_task is not None:
-                        handler_task.cancel()
+                    if self._handler is not None:
+                        self._handler.cancel()
                     return
 
-    return asyncio.get_running_loop().create_task(watch())
+    def done(self) -> bool:
+        """True once the watcher has seen the client leave (and cancelled the handler)."""
+        return self._task is not None and self._task.done()
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._task is not None:
+            self._task.cancel()
+
+
+def _watch_disconnect(receive: Receive) -> DisconnectWatch:
+    return DisconnectWatch(receive)
