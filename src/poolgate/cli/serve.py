@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 import uvicorn
 
 from poolgate.cli.common import ConfigOption, DataDirOption, console, load
-from poolgate.config import Config, replace_section
+from poolgate.config import Config, load_config_file, replace_section
 from poolgate.server.app import create_app
 from poolgate.services import Services, build_services
 from poolgate.store.models import API_KEY, Account
@@ -43,7 +45,7 @@ def serve(
     except ImportError:  # pragma: no cover - platforms without uvloop
         pass
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(cfg, ctx.data_dir, demo))
+        asyncio.run(_serve(cfg, ctx.data_dir, demo, lambda: _reread(ctx.config_path, host, port)))
 
 
 def _ensure_demo_account(data_dir: Path, cfg: Config, base_url: str) -> None:
@@ -58,7 +60,17 @@ def _ensure_demo_account(data_dir: Path, cfg: Config, base_url: str) -> None:
         store.close()
 
 
-async def _serve(cfg: Config, data_dir: Path, demo: bool) -> None:
+def _reread(path: Path, host: str | None, port: int | None) -> Config:
+    """The config file and environment as they are now, with this process's command-line flags on top."""
+    cfg = load_config_file(path, os.environ)
+    if host:
+        cfg = replace_section(cfg, "proxy", host=host)
+    if port:
+        cfg = replace_section(cfg, "proxy", port=port)
+    return cfg
+
+
+async def _serve(cfg: Config, data_dir: Path, demo: bool, reread: Callable[[], Config] | None = None) -> None:
     simulator = None
     if demo:
         from poolgate.simulator import start_simulator
@@ -67,6 +79,7 @@ async def _serve(cfg: Config, data_dir: Path, demo: bool) -> None:
         await asyncio.to_thread(_ensure_demo_account, data_dir, cfg, simulator.url)
     try:
         async with build_services(cfg, data_dir) as svc:
+            svc.config_loader = reread
             app = create_app(svc)
             server = uvicorn.Server(
                 uvicorn.Config(
