@@ -157,7 +157,7 @@ function accountCard(a, list) {
     el("div", { class: "account-head" },
       el("div", {}, el("strong", { class: "account-name" }, a.name), el("span", { class: "muted small" }, ` ${a.kind === "api_key" ? "API key" : "Google"} · ${a.secret}${a.tier ? " · " + a.tier : ""}`)),
       stateBadge(a)),
-    a.why ? el("p", { class: "why small" }, a.why) : null,
+    a.why && a.state !== "cooling" ? el("p", { class: "why small" }, a.why) : null,
     cooling.length
       ? el("ul", { class: "cooldowns" }, cooling.map((c) =>
           el("li", {}, `Cooling${c.model ? " for " + c.model : ""} (${c.kind}): `,
