@@ -162,7 +162,6 @@ def test_stats_and_logs_commands(gw: Gateway, api: httpx.Client, simulator: Simu
     assert "gemini-2.5-flash-lite" in recent and "scripted client error" in recent
     errors_only = gw.cli("logs", "--errors", "--limit", "50").stdout
     assert "scripted client error" in errors_only and "gemini-2.5-flash-lite" not in errors_only
-    assert gw.cli("logs", "--limit", "0", check=False).returncode != 0
 
 
 def test_logs_follow_prints_new_requests(gw: Gateway, api: httpx.Client) -> None:
@@ -196,4 +195,4 @@ def test_overflowing_log_queue_keeps_rows_drops_bodies_and_counts(make_gateway: 
         assert row["status"] == 200 and row["account"] == "overflow" and row["output_tokens"] > 0
         assert row["request_body"] is None and row["response_body"] is None
     assert api.get("/api/stats").json()["log"]["dropped_bodies"] == 3
-    assert value(samples(gw), "poolgate_log_dropped_bodies") == 3
+    assert value(samples(gw), "poolgate_log_dropped_bodies_total") == 3

@@ -1,21 +1,31 @@
-"""Prometheus metrics: one registry per gateway, label children cached so a request costs a dict lookup."""
+"""Prometheus metrics kept as plain counters on the event loop, turned into metric families at scrape time.
+
+Everything that mutates these counters runs on the gateway's single event-loop thread, so a request
+costs one `observe()` call of a few dict and list updates: no locks, no label lookups in prometheus-client.
+prometheus-client is used for the exposition format only.
+"""
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter as Tally
-from typing import Any
+from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from poolgate.gateway import RequestContext
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Model names come from clients; past this many distinct values new ones share the label "other".
 MAX_MODEL_LABELS = 200
-_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, float("inf"))
-_OVERHEAD_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, float("inf"))
+MAX_ROUTE_LABELS = 200
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, float("inf"))
+OVERHEAD_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, float("inf"))
+ACCOUNT_STATES = ("active", "cooling", "disabled", "needs_relogin", "forbidden", "invalid")
 _MODEL_IN_PATH = re.compile(r"/models/[^/:]+")
 
 
@@ -26,94 +36,137 @@ def route_label(path: str) -> str:
     return path
 
 
-class Metrics:
+class _Histogram:
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * len(bounds)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        # Prometheus buckets are "less than or equal"; bisect_left finds the first bound >= value.
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        running = 0
+        for bound, count in zip(self.bounds, self.counts, strict=True):
+            running += count
+            out.append(("+Inf" if bound == float("inf") else repr(bound), float(running)))
+        return out
+
+
+class Metrics(Collector):
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "poolgate_requests",
-            "Requests answered, by route, status, client model and mapped (upstream) model.",
-            ("route", "status", "client_model", "mapped_model"),
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "poolgate_request_duration_seconds",
-            "Time from request start to the last byte, by route.",
-            ("route",),
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.overhead = Histogram(
-            "poolgate_gateway_overhead_seconds",
-            "Time spent inside the gateway, excluding upstream calls, by route.",
-            ("route",),
-            buckets=_OVERHEAD_BUCKETS,
-            registry=self.registry,
-        )
-        self.upstream_failures = Counter(
-            "poolgate_upstream_failures",
-            "Upstream failures by class (rate_limit, quota_exhausted, capacity, unauthenticated, ...).",
-            ("kind",),
-            registry=self.registry,
-        )
-        self.accounts = Gauge(
-            "poolgate_accounts", "Accounts by state (sampled at scrape time).", ("state",), registry=self.registry
-        )
-        self.streams = Gauge("poolgate_streams_in_flight", "Streaming responses being written.", registry=self.registry)
-        self.log_queue = Gauge(
-            "poolgate_log_queue_rows", "Request-log rows waiting to be written.", registry=self.registry
-        )
-        self.log_dropped_bodies = Gauge(
-            "poolgate_log_dropped_bodies",
-            "Log rows whose bodies were shed because the queue was full.",
-            registry=self.registry,
-        )
-        self.log_dropped_rows = Gauge(
-            "poolgate_log_dropped_rows", "Log rows shed entirely past the hard queue limit.", registry=self.registry
-        )
-        self._request_children: dict[tuple[str, int, str, str], Any] = {}
-        self._route_children: dict[str, tuple[Any, Any]] = {}
-        self._failure_children: dict[str, Any] = {}
+        self.requests: dict[tuple[str, int, str, str], int] = {}
+        self.latency: dict[str, _Histogram] = {}
+        self.overhead: dict[str, _Histogram] = {}
+        self.upstream_failures: dict[str, int] = {}
+        self.streams_in_flight = 0
+        self.account_states: dict[str, int] = dict.fromkeys(ACCOUNT_STATES, 0)
+        self.log_queue = 0
+        self.log_dropped_bodies = 0
+        self.log_dropped_rows = 0
         self._models: set[str] = set()
+        self._routes: dict[str, str] = {}
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
+
+    # -- the hot path
+    def observe(self, ctx: RequestContext, duration: float) -> None:
+        """Called once per request, after the response is written."""
+        route = self._routes.get(ctx.route)
+        if route is None:
+            route = self._route(ctx.route)
+        key = (route, ctx.status, self._model(ctx.client_model), self._model(ctx.mapped_model))
+        self.requests[key] = self.requests.get(key, 0) + 1
+        latency = self.latency.get(route)
+        if latency is None:
+            latency = self.latency[route] = _Histogram(LATENCY_BUCKETS)
+            self.overhead[route] = _Histogram(OVERHEAD_BUCKETS)
+        latency.observe(duration)
+        self.overhead[route].observe(ctx.overhead_ms() / 1000.0)
+
+    def _route(self, path: str) -> str:
+        label = route_label(path)
+        if len(self._routes) < MAX_ROUTE_LABELS:
+            self._routes[path] = label
+        return label
 
     def _model(self, name: str) -> str:
-        if name in self._models or not name:
+        if not name or name in self._models:
             return name
         if len(self._models) >= MAX_MODEL_LABELS:
             return "other"
         self._models.add(name)
         return name
 
-    def observe(self, ctx: RequestContext, duration: float) -> None:
-        """Called once per request, after the response is written."""
-        key = (ctx.route, ctx.status, ctx.client_model, ctx.mapped_model)
-        child = self._request_children.get(key)
-        if child is None:
-            route = route_label(ctx.route)
-            child = self.requests.labels(
-                route, str(ctx.status), self._model(ctx.client_model), self._model(ctx.mapped_model)
-            )
-            if len(self._request_children) < 10_000:
-                self._request_children[key] = child
-        child.inc()
-        pair = self._route_children.get(ctx.route)
-        if pair is None:
-            route = route_label(ctx.route)
-            pair = (self.latency.labels(route), self.overhead.labels(route))
-            if len(self._route_children) < 1_000:
-                self._route_children[ctx.route] = pair
-        pair[0].observe(duration)
-        pair[1].observe(ctx.overhead_ms() / 1000.0)
-
     def upstream_failure(self, kind: str) -> None:
-        child = self._failure_children.get(kind)
-        if child is None:
-            child = self._failure_children[kind] = self.upstream_failures.labels(kind or "unknown")
-        child.inc()
+        kind = kind or "unknown"
+        self.upstream_failures[kind] = self.upstream_failures.get(kind, 0) + 1
 
+    def stream_started(self) -> None:
+        self.streams_in_flight += 1
+
+    def stream_ended(self) -> None:
+        self.streams_in_flight -= 1
+
+    # -- sampled at scrape time
     def set_account_states(self, states: list[str]) -> None:
         counts = Tally(states)
-        for state in ("active", "cooling", "disabled", "needs_relogin", "forbidden", "invalid", *counts):
-            self.accounts.labels(state).set(counts.get(state, 0))
+        self.account_states = {state: counts.get(state, 0) for state in (*ACCOUNT_STATES, *counts)}
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
+        requests = CounterMetricFamily(
+            "poolgate_requests",
+            "Requests answered, by route, status, client model and mapped (upstream) model.",
+            labels=("route", "status", "client_model", "mapped_model"),
+        )
+        for (route, status, client_model, mapped_model), count in self.requests.items():
+            requests.add_metric((route, str(status), client_model, mapped_model), count)
+        yield requests
+        for name, doc, table in (
+            ("poolgate_request_duration_seconds", "Time from request start to the last byte, by route.", self.latency),
+            (
+                "poolgate_gateway_overhead_seconds",
+                "Time spent inside the gateway, excluding upstream calls, by route.",
+                self.overhead,
+            ),
+        ):
+            family = HistogramMetricFamily(name, doc, labels=("route",))
+            for route, hist in table.items():
+                family.add_metric((route,), hist.cumulative(), hist.total)
+            yield family
+        failures = CounterMetricFamily(
+            "poolgate_upstream_failures",
+            "Upstream failures by class (rate_limit, quota_exhausted, capacity, unauthenticated, ...).",
+            labels=("kind",),
+        )
+        for kind, count in self.upstream_failures.items():
+            failures.add_metric((kind,), count)
+        yield failures
+        accounts = GaugeMetricFamily("poolgate_accounts", "Accounts by state.", labels=("state",))
+        for state, count in self.account_states.items():
+            accounts.add_metric((state,), count)
+        yield accounts
+        yield GaugeMetricFamily(
+            "poolgate_streams_in_flight", "Streaming responses being written.", value=self.streams_in_flight
+        )
+        yield GaugeMetricFamily(
+            "poolgate_log_queue_rows", "Request-log rows waiting to be written.", value=self.log_queue
+        )
+        yield CounterMetricFamily(
+            "poolgate_log_dropped_bodies",
+            "Log rows whose bodies were shed because the queue was full.",
+            value=self.log_dropped_bodies,
+        )
+        yield CounterMetricFamily(
+            "poolgate_log_dropped_rows",
+            "Log rows shed entirely past the hard queue limit.",
+            value=self.log_dropped_rows,
+        )
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

@@ -229,11 +229,11 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
         ctx.status = response.status
         try:
             if isinstance(response, StreamResponse) and route is not None and route.logged:
-                svc.metrics.streams.inc()
+                svc.metrics.stream_started()
                 try:
                     await send_stream(send, response)
                 finally:
-                    svc.metrics.streams.dec()
+                    svc.metrics.stream_ended()
             elif isinstance(response, StreamResponse):
                 await send_stream(send, response)
             else:

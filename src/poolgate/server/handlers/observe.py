@@ -32,9 +32,9 @@ async def metrics(req: Request, ctx: RequestContext, svc: Services) -> Response:
     states = [(await svc.scheduler.status(acc)).state.split(" ")[0] for acc in svc.scheduler.accounts]
     m = svc.metrics
     m.set_account_states(states)
-    m.log_queue.set(svc.monitor.queued)
-    m.log_dropped_bodies.set(svc.monitor.dropped_bodies)
-    m.log_dropped_rows.set(svc.monitor.dropped_rows)
+    m.log_queue = svc.monitor.queued
+    m.log_dropped_bodies = svc.monitor.dropped_bodies
+    m.log_dropped_rows = svc.monitor.dropped_rows
     return Response(200, m.render(), [], media_type=CONTENT_TYPE.encode())
 
 
