@@ -9,16 +9,17 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-import uvicorn
 
-from poolgate.cli.common import ConfigOption, DataDirOption, console, load
+from poolgate.cli.common import ConfigOption, DataDirOption, load
 from poolgate.config import Config, load_config_file, replace_section
-from poolgate.server.app import create_app
-from poolgate.services import Services, build_services
 from poolgate.store.models import API_KEY, Account
 from poolgate.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from poolgate.services import Services
 
 DEMO_KEY = "demo-simulator-key"
 
@@ -71,6 +72,12 @@ def _reread(path: Path, host: str | None, port: int | None) -> Config:
 
 
 async def _serve(cfg: Config, data_dir: Path, demo: bool, reread: Callable[[], Config] | None = None) -> None:
+    # Imported here so the other CLI commands start fast: they need neither the server nor aiohttp.
+    import uvicorn
+
+    from poolgate.server.app import create_app
+    from poolgate.services import build_services
+
     simulator = None
     if demo:
         from poolgate.simulator import start_simulator
@@ -123,7 +130,7 @@ def _banner(svc: Services, cfg: Config, demo: bool) -> None:
     print(f"admin UI: {base}/ui/")
     usable = svc.scheduler.usable_count()
     total = len(svc.scheduler.accounts)
-    console.print(f"accounts: {usable} usable of {total}" + ("  (demo simulator)" if demo else ""), highlight=False)
+    print(f"accounts: {usable} usable of {total}" + ("  (demo simulator)" if demo else ""))
     if total == 0:
         print("add one with: poolgate accounts add-key YOUR_GEMINI_KEY")
     sys.stdout.flush()

@@ -122,9 +122,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         ladder=(60, 300, 1800, 3600),
         cap=24 * 3600,
     ),
+    # Capacity and 5xx unavailability are about Google's servers, not the account: retry with backoff
+    # (on another account when there is one) without cooling anything.
     Rule(
         "capacity",
-        Scope.ACCOUNT_MODEL,
+        Scope.REQUEST,
         statuses=S({429, 503, 529}),
         reasons=S({"MODEL_CAPACITY_EXHAUSTED"}),
         text=_re(r"capacity"),
@@ -162,7 +164,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "unavailable",
-        Scope.ACCOUNT_MODEL,
+        Scope.REQUEST,
         statuses=S({502, 503, 504, 529}),
         sources=(RETRY_INFO, RETRY_AFTER),
         ladder=(2, 5, 10),
