@@ -130,7 +130,13 @@ async def _disable(svc: Services, account: Account) -> dict[str, Any]:
 
 
 async def _refresh(svc: Services, account: Account) -> dict[str, Any]:
-    """Ask upstream which models the account can use: proves the credential works and clears stale state."""
+    if account.kind != API_KEY:
+        return await _refresh_oauth(svc, account)
+    return await _refresh_key(svc, account)
+
+
+async def _refresh_key(svc: Services, account: Account) -> dict[str, Any]:
+    """Ask upstream which models the key can use: proves the credential works and clears stale state."""
     transport = svc.transports.get(account.kind)
     if transport is None:
         raise GatewayError(ErrorKind.INVALID_REQUEST, f"No transport for {account.kind} accounts in this gateway.")
@@ -148,6 +154,22 @@ async def _refresh(svc: Services, account: Account) -> dict[str, Any]:
         fields.update(state=ACTIVE, state_reason="")
     await asyncio.to_thread(lambda: svc.store.update_account(account.id, **fields))
     return {"refreshed": True, "models": len(names)}
+
+
+async def _refresh_oauth(svc: Services, account: Account) -> dict[str, Any]:
+    """Tokens, project and quota now, through the OAuth module (the same steps as `poolgate accounts refresh`)."""
+    oauth: Any = getattr(svc, "oauth", None)  # the OAuth module's OAuthAccounts, when it is part of the build
+    if oauth is None:
+        raise GatewayError(ErrorKind.INVALID_REQUEST, "Google accounts cannot be refreshed in this gateway build.")
+    try:
+        await oauth.keeper.access_token(account, stale=account.access_token or "-")
+        info = await oauth.rediscover(account)
+        quota = await oauth.refresh_quota(account)
+    except UpstreamFailure as failure:
+        if getattr(failure, "oauth_error", "") == "invalid_grant":
+            await oauth.mark_needs_relogin(account, str(failure))
+        return {"refreshed": False, "error": f"refresh failed: {failure}"}
+    return {"refreshed": True, "project_id": getattr(info, "project_id", ""), "models": len(quota)}
 
 
 _ACTIONS = {"enable": _enable, "disable": _disable, "refresh": _refresh}

@@ -45,16 +45,30 @@ function addForms(list) {
     labelInput,
     el("button", { type: "submit", class: "primary", id: "add-key-button" }, "Add key"),
   );
+  const token = el("input", { id: "import-token", type: "password", placeholder: "or paste a refresh token (1//…)", autocomplete: "off" });
+  const importToken = async () => {
+    if (!token.value.trim()) return;
+    try {
+      const res = await api("POST", "/api/accounts/oauth/import", { refresh_token: token.value.trim() });
+      token.value = "";
+      toast(`Imported ${(res.account && res.account.email) || "the account"}.`, "ok");
+      await refresh(list);
+    } catch (err) {
+      toast(err.status === 404 ? "Google accounts are not available in this gateway build." : err.message, "bad");
+    }
+  };
   const oauth = el("div", { class: "card inline-form", id: "oauth-box" },
     el("h3", {}, "Add a Google account"),
-    el("button", { type: "button", id: "oauth-start", onclick: () => startOAuth(oauth, list) }, "Sign in with Google"));
+    el("button", { type: "button", id: "oauth-start", onclick: () => startOAuth(oauth, list) }, "Sign in with Google"),
+    token,
+    el("button", { type: "button", id: "import-token-button", onclick: importToken }, "Import"));
   return el("div", { class: "two-col" }, keyForm, oauth);
 }
 
 async function startOAuth(box, list) {
   let started;
   try {
-    started = await api("POST", "/api/accounts/oauth/start", { redirect_base: location.origin });
+    started = await api("POST", "/api/accounts/oauth/start", {});
   } catch (err) {
     toast(err.status === 404 ? "Google sign-in is not available in this gateway build." : err.message, "bad");
     return;
@@ -80,8 +94,9 @@ async function startOAuth(box, list) {
           /* a bare code */
         }
         try {
-          const acc = await api("POST", "/api/accounts/oauth/complete", { state: gotState, code, redirect_url: value });
-          toast(`Signed in ${acc.email || acc.name || "account"}.`, "ok");
+          const res = await api("POST", "/api/accounts/oauth/complete", { state: gotState, code, redirect_url: value });
+          const acc = res.account || res;
+          toast(`Signed in ${acc.email || acc.label || "the account"}.`, "ok");
           box.querySelector("form")?.remove();
           await refresh(list);
         } catch (err) {
