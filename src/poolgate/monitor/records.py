@@ -84,6 +84,9 @@ class RequestLog:
         self.written = 0
         self.failed_batches = 0
         self._last_retention = 0.0
+        # Readers (the admin API) flush before they query; the lock makes them wait for a batch the
+        # writer task already took off the queue, so "answered" always means "visible in the log".
+        self._flush_lock: asyncio.Lock | None = None
         self._listeners: list[asyncio.Queue[dict[str, Any]]] = []
 
     @property
@@ -178,6 +181,12 @@ class RequestLog:
 
     async def flush(self) -> None:
         """Write everything queued, in batches; each batch is one transaction."""
+        if self._flush_lock is None:
+            self._flush_lock = asyncio.Lock()
+        async with self._flush_lock:
+            await self._drain()
+
+    async def _drain(self) -> None:
         cap = self.config.body_cap_kb * 1024
         while self._queue:
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), BATCH_SIZE))]
