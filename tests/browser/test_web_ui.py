@@ -60,7 +60,6 @@ def page(browser: Any, gw: Gateway) -> Iterator[Any]:
     pg.set_default_timeout(15_000)
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.errors = errors
     yield pg
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
