@@ -127,7 +127,8 @@ def _banner(svc: Services, cfg: Config, demo: bool) -> None:
         print(f"auth: {mode}")
     if svc.key_generated:
         print(f"generated API key: {svc.api_key}")
-    print(f"admin UI: {base}/ui/")
+    who = "proxy.admin_password" if cfg.proxy.admin_password else "the client API key, or set proxy.admin_password"
+    print(f"admin UI: {base}/ui/  (sign in with {who})")
     usable = svc.scheduler.usable_count()
     total = len(svc.scheduler.accounts)
     print(f"accounts: {usable} usable of {total}" + ("  (demo simulator)" if demo else ""))
