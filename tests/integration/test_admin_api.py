@@ -348,3 +348,25 @@ def test_openapi_documents_every_admin_route_and_matches_the_yaml(gw: Gateway) -
         for method, route in methods.items():
             if route.auth == ADMIN_AUTH:
                 assert any(m == method and p.startswith(prefix) for m, p in documented), (method, prefix)
+
+
+# -- the UI's static files
+
+
+def test_ui_files_are_served_from_the_package_without_auth(gw: Gateway) -> None:
+    page = httpx.get(f"{gw.base_url}/ui/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]  # nothing from a CDN can load
+    assert 'src="app.js"' in page.text and "://" not in page.text
+    script = httpx.get(f"{gw.base_url}/ui/app.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert httpx.get(f"{gw.base_url}/ui/style.css").headers["content-type"].startswith("text/css")
+    redirect = httpx.get(f"{gw.base_url}/ui")
+    assert redirect.status_code == 308 and redirect.headers["location"] == "/ui/"
+    assert httpx.get(f"{gw.base_url}/ui/missing.js").status_code == 404
+    with httpx.Client() as raw:
+        # A path that climbs out of the UI directory is refused, whatever the encoding.
+        for path in ("/ui/../pyproject.toml", "/ui/%2e%2e/%2e%2e/services.py", "/ui/views/../../services.py"):
+            request = raw.build_request("GET", f"{gw.base_url}/")
+            request.url = request.url.copy_with(raw_path=path.encode())
+            assert raw.send(request).status_code == 404, path
