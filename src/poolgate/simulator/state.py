@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from poolgate.simulator.google_accounts import GoogleWorld
 from poolgate.simulator.script import Step
 
 SHARED_KEY: Final = "*"
@@ -78,6 +79,7 @@ class SimulatorState:
     call_log_limit: int = 10_000
     clock: Callable[[], float] = time.time
     queues: dict[str, deque[Step]] = field(default_factory=dict)
+    google: GoogleWorld = field(default_factory=GoogleWorld)  # OAuth users and Cloud Code faults
     calls: deque[CallRecord] = field(init=False)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
@@ -112,6 +114,7 @@ class SimulatorState:
     def reset(self) -> None:
         self.queues.clear()
         self.calls.clear()
+        self.google.reset()
 
     def next_id(self) -> str:
         return f"sim-{next(self._ids)}"

@@ -14,6 +14,7 @@ from poolgate.services import Services
 from poolgate.store.crypto import mask_secret
 from poolgate.store.models import ACTIVE, API_KEY, Account, Cooldown
 from poolgate.upstream.base import UpstreamFailure
+from poolgate.upstream.oauth import INVALID_GRANT
 
 PREFIX = "/api/accounts/"
 
@@ -158,18 +159,16 @@ async def _refresh_key(svc: Services, account: Account) -> dict[str, Any]:
 
 async def _refresh_oauth(svc: Services, account: Account) -> dict[str, Any]:
     """Tokens, project and quota now, through the OAuth module (the same steps as `poolgate accounts refresh`)."""
-    oauth: Any = getattr(svc, "oauth", None)  # the OAuth module's OAuthAccounts, when it is part of the build
-    if oauth is None:
-        raise GatewayError(ErrorKind.INVALID_REQUEST, "Google accounts cannot be refreshed in this gateway build.")
+    oauth = svc.oauth
     try:
         await oauth.keeper.access_token(account, stale=account.access_token or "-")
         info = await oauth.rediscover(account)
         quota = await oauth.refresh_quota(account)
     except UpstreamFailure as failure:
-        if getattr(failure, "oauth_error", "") == "invalid_grant":
+        if failure.oauth_error == INVALID_GRANT:
             await oauth.mark_needs_relogin(account, str(failure))
         return {"refreshed": False, "error": f"refresh failed: {failure}"}
-    return {"refreshed": True, "project_id": getattr(info, "project_id", ""), "models": len(quota)}
+    return {"refreshed": True, "project_id": info.project_id, "models": len(quota)}
 
 
 _ACTIONS = {"enable": _enable, "disable": _disable, "refresh": _refresh}
