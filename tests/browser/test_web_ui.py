@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import ROOT, Gateway, Simulator
 from tests.integration.gateways import gateway_for_module
+from tests.integration.oauth_support import control, google_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,9 +39,9 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
-    gateway = gateway_for_module(
-        tmp_path_factory.mktemp("ui"), simulator_process, {"POOLGATE_PROXY__ADMIN_PASSWORD": ADMIN}
-    )
+    # Google's OAuth and Cloud Code URLs point at the simulator too, so "Sign in with Google" works offline.
+    env = {**google_env(simulator_process), "POOLGATE_PROXY__ADMIN_PASSWORD": ADMIN}
+    gateway = gateway_for_module(tmp_path_factory.mktemp("ui"), simulator_process, env)
     yield gateway
     gateway.stop()
 
@@ -180,3 +181,21 @@ def test_settings_change_applies_live(page: Any, gw: Gateway) -> None:
     view = httpx.get(f"{gw.base_url}/api/config", headers={"Authorization": f"Bearer {ADMIN}"}).json()
     assert view["config"]["scheduling"]["mode"] == "performance_first"
     httpx.delete(f"{gw.base_url}/api/config/overrides", headers={"Authorization": f"Bearer {ADMIN}"})
+
+
+def test_google_sign_in_from_the_ui(page: Any, gw: Gateway, simulator: Simulator) -> None:
+    """Runs last: the Google account it adds would otherwise share the traffic of the journey above."""
+    expect = sync_api.expect
+    control(simulator, "next_login", {"email": "ui-google@example.com"})
+    login(page, gw)
+    page.click("#nav a[data-view=accounts]")
+    with page.context.expect_page() as opened:
+        page.click("#oauth-start")
+    google = opened.value  # the simulator's consent page sends the browser back to /auth/callback
+    expect(google.locator("body")).to_contain_text("ui-google@example.com")
+    shot(google, "6-google-callback")
+    card = page.locator("article.account[data-name='ui-google@example.com']")
+    expect(card.locator(".badge")).to_have_text("active")
+    card.locator("button[data-action=refresh]").click()
+    expect(page.locator("#toast")).to_have_text("Done.")
+    shot(page, "7-google-account")

@@ -17,6 +17,7 @@ export async function mount(root) {
 
 export function unmount() {
   clearInterval(timer);
+  clearInterval(watching);
 }
 
 function addForms(list) {
@@ -76,6 +77,7 @@ async function startOAuth(box, list) {
   const url = started.auth_url || started.url || started.authorization_url;
   const state = started.state || "";
   if (url) window.open(url, "_blank", "noopener");
+  watchForNewAccount(list);
   const pasted = el("input", { id: "oauth-code", placeholder: "Paste the code or the URL you were sent to" });
   const form = el(
     "form",
@@ -111,6 +113,23 @@ async function startOAuth(box, list) {
   );
   box.querySelector("form")?.remove();
   box.append(form);
+}
+
+// While a Google sign-in is pending in another tab, look for the new account every 1.5 s (for 3 minutes).
+let watching = 0;
+function watchForNewAccount(list) {
+  clearInterval(watching);
+  const before = list.querySelectorAll("article.account").length;
+  const until = Date.now() + 180000;
+  watching = setInterval(async () => {
+    if (!list.isConnected || Date.now() > until) return clearInterval(watching);
+    await refresh(list);
+    if (list.querySelectorAll("article.account").length > before) {
+      clearInterval(watching);
+      document.querySelector("#oauth-box form")?.remove();
+      toast("Google account added.", "ok");
+    }
+  }, 1500);
 }
 
 async function refresh(list) {
