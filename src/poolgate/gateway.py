@@ -91,6 +91,8 @@ class Gateway:
         self.classifier = classifier
         self.clock = clock
         self.max_attempts = max_attempts
+        # Told the class of every upstream failure (for metrics); must be cheap and never raise.
+        self.on_failure: Callable[[str], None] | None = None
 
     def transport_for(self, account: Account) -> Transport:
         return self.transports[account.kind]
@@ -152,6 +154,8 @@ class Gateway:
                 ctx.upstream_seconds += time.perf_counter() - t0
                 previous = await self.scheduler.failure_count(account, call.model)
                 decision = self.classifier.classify(failure, previous)
+                if self.on_failure is not None:
+                    self.on_failure(decision.kind)
                 await self.scheduler.report_failure(account, call.model, decision, call.session_key)
                 last = (decision, failure)
                 if decision.client_error or not decision.retry:
