@@ -57,8 +57,11 @@ class Services:
         revision = await asyncio.to_thread(self.store.revision)
         if revision == self.revision:
             return
-        accounts, mapping = await asyncio.to_thread(lambda: (self.store.list_accounts(), self.store.list_mappings()))
+        accounts, mapping, cooldowns = await asyncio.to_thread(
+            lambda: (self.store.list_accounts(), self.store.list_mappings(), self.store.list_cooldowns())
+        )
         self.scheduler.set_accounts(accounts)
+        await self.scheduler.reconcile(cooldowns)
         custom = dict(self.config.routing.custom_mapping)
         custom.update(mapping)
         self.router.set_custom(custom)
@@ -129,14 +132,10 @@ async def build_services(
     def persist_state(account: Account) -> None:
         holder[0].persist_account_state(account)
 
-    scheduler = Scheduler(state or MemoryState(), clock, config.scheduling, persist_cooldowns, persist_state)
-    gateway = Gateway(
-        scheduler,
-        transports,
-        Classifier(config.scheduling.extra_rules),
-        clock,
-        config.scheduling.max_attempts,
-    )
+    sched = config.scheduling
+    classifier = Classifier(sched.extra_rules, sched.cooldown_cap_seconds, sched.default_cooldown_seconds)
+    scheduler = Scheduler(state or MemoryState(), clock, sched, persist_cooldowns, persist_state, classifier)
+    gateway = Gateway(scheduler, transports, classifier, clock, sched.max_attempts, sched.attempt_timeout_seconds)
     monitor = RequestLog(store, config.monitor)
     services = Services(
         config=config,

@@ -29,20 +29,32 @@ def _ago(ts: float) -> str:
     return f"{delta // 86400}d ago"
 
 
-def describe_state(account: Account, cooldowns: list[Cooldown], now: float) -> str:
+def _clock(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def describe_state(account: Account, cooldowns: list[Cooldown], now: float) -> tuple[str, str]:
+    """(state, why) for the table: what the scheduler will do with the account and the reason for it."""
     if not account.enabled:
-        return "disabled"
+        return "disabled", account.state_reason[:200]
     if account.state == "needs_relogin":
-        return "needs re-login"
+        return "needs re-login", account.state_reason[:200] or "run `poolgate accounts login` again"
     if account.state != ACTIVE:
-        return f"{account.state}: {account.state_reason[:60]}" if account.state_reason else account.state
-    active = [c for c in cooldowns if c.account_id == account.id and c.until > now]
-    if active:
-        c = max(active, key=lambda c: c.until)
-        until = time.strftime("%H:%M:%S", time.localtime(c.until))
-        scope = f" ({c.model})" if c.model else ""
-        return f"cooling{scope} until {until} — {c.kind}"
-    return "active"
+        return account.state, account.state_reason[:200]
+    active = sorted((c for c in cooldowns if c.account_id == account.id and c.until > now), key=lambda c: c.until)
+    if not active:
+        return "active", ""
+    states = [f"cooling{f' ({c.model})' if c.model else ''} until {_clock(c.until)}" for c in active]
+    why = [f"{c.kind}: {_why(c.reason)}" for c in active]
+    return "\n".join(states), "\n".join(why)
+
+
+def _why(reason: str) -> str:
+    # A validation URL must be shown whole: the user has to open it to get the account back.
+    if "(verify at " in reason:
+        head, url = reason.rsplit("(verify at ", 1)
+        return f"{head[:120].rstrip()} — verify at {url.rstrip(')')}"
+    return reason[:160]
 
 
 def quota_text(account: Account) -> str:
@@ -93,16 +105,18 @@ def list_accounts(config: Path | None = ConfigOption, data_dir: Path | None = Da
     cooldowns = store.list_cooldowns()
     now = time.time()
     table = Table(title=f"{len(accounts)} account(s)")
-    for column in ("id", "kind", "label / email", "secret", "tier", "state", "quota left", "last used"):
-        table.add_column(column)
+    for column in ("id", "kind", "label / email", "secret", "tier", "state", "why", "quota left", "last used"):
+        table.add_column(column, overflow="fold")
     for acc in accounts:
+        state, why = describe_state(acc, cooldowns, now)
         table.add_row(
             acc.id,
             "api key" if acc.kind == API_KEY else "oauth",
             acc.email or acc.label,
             mask_secret(acc.secret),
             acc.tier or "—",
-            describe_state(acc, cooldowns, now),
+            state,
+            why,
             quota_text(acc),
             _ago(acc.last_used_at),
         )
