@@ -90,9 +90,7 @@ def test_checkpoint_4_responses(gateway: Gateway) -> None:
     client = openai.OpenAI(api_key="x", base_url=gateway.v1)
     resp = client.responses.create(model="gemini-3-flash", instructions="be brief", input="hello there")
     assert resp.output_text.endswith("hello there")
-    listed = client.responses.create(
-        model="gemini-3-flash", input=[{"role": "user", "content": "message list input"}]
-    )
+    listed = client.responses.create(model="gemini-3-flash", input=[{"role": "user", "content": "message list input"}])
     assert "message list input" in listed.output_text
     # The instructions reach the upstream as the system instruction.
     sent = [c for c in gateway_calls(gateway) if c["method"] == "generateContent"]

@@ -90,9 +90,7 @@ async def test_missing_key_and_unknown_model(client: httpx.AsyncClient) -> None:
 
 
 async def test_thoughts_and_candidate_count(client: httpx.AsyncClient) -> None:
-    req = user("hi") | {
-        "generationConfig": {"thinkingConfig": {"includeThoughts": True}, "candidateCount": 2}
-    }
+    req = user("hi") | {"generationConfig": {"thinkingConfig": {"includeThoughts": True}, "candidateCount": 2}}
     body = (await client.post(GEN, json=req, headers={"x-goog-api-key": "K"})).json()
     assert [c["index"] for c in body["candidates"]] == [0, 1]
     thought, answer = body["candidates"][0]["content"]["parts"]
@@ -102,9 +100,7 @@ async def test_thoughts_and_candidate_count(client: httpx.AsyncClient) -> None:
 
 
 async def test_sse_framing_and_final_usage(client: httpx.AsyncClient) -> None:
-    resp = await client.post(
-        f"{STREAM}?alt=sse", json=user("one two three four"), headers={"x-goog-api-key": "K"}
-    )
+    resp = await client.post(f"{STREAM}?alt=sse", json=user("one two three four"), headers={"x-goog-api-key": "K"})
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/event-stream")
     chunks = sse_events(resp.content)
@@ -248,9 +244,7 @@ async def test_cut_after_gives_broken_read(client: httpx.AsyncClient) -> None:
     await script(client, "K", {"cut_after": 2})
     received: list[bytes] = []
     with pytest.raises(httpx.RemoteProtocolError):
-        async with client.stream(
-            "POST", f"{STREAM}?alt=sse", json=user("x"), headers={"x-goog-api-key": "K"}
-        ) as r:
+        async with client.stream("POST", f"{STREAM}?alt=sse", json=user("x"), headers={"x-goog-api-key": "K"}) as r:
             assert r.status_code == 200
             async for data in r.aiter_bytes():
                 received.append(data)
@@ -284,15 +278,11 @@ async def test_scripted_thoughts_calls_and_finish(client: httpx.AsyncClient) -> 
 
 async def test_empty_raw_and_usage(client: httpx.AsyncClient) -> None:
     usage = {"promptTokenCount": 7, "candidatesTokenCount": 3, "totalTokenCount": 10}
-    await script(
-        client, "K", {"empty": True}, {"empty": True}, {"raw": {"x": 1}}, {"text": "t", "usage": usage}
-    )
+    await script(client, "K", {"empty": True}, {"empty": True}, {"raw": {"x": 1}}, {"text": "t", "usage": usage})
     headers = {"x-goog-api-key": "K"}
     assert (await client.post(GEN, json=user("x"), headers=headers)).json() == {"candidates": []}
     assert (await client.post(f"{STREAM}?alt=sse", json=user("x"), headers=headers)).content == b""
-    assert sse_events((await client.post(f"{STREAM}?alt=sse", json=user("x"), headers=headers)).content) == [
-        {"x": 1}
-    ]
+    assert sse_events((await client.post(f"{STREAM}?alt=sse", json=user("x"), headers=headers)).content) == [{"x": 1}]
     assert (await client.post(GEN, json=user("x"), headers=headers)).json()["usageMetadata"] == usage
 
 
