@@ -154,14 +154,13 @@ class Gateway:
     async def _run(self, call: UpstreamCall, ctx: RequestContext, attempt: Callable[[Account], Awaitable[T]]) -> T:
         # Failures that cool or park an account take it out of this request and are bounded by the pool;
         # max_attempts bounds the rest (5xx, empty streams, per-request throttling), which retry in place.
-        tried: set[str] = set()
         avoid: set[str] = set()
         retries_left = self.max_attempts
         calls_left = self.max_attempts + self.scheduler.usable_count()
         last: tuple[Decision, UpstreamFailure] | None = None
         ready_at: dict[str, float] = {}  # when an account that failed at request scope may be tried again
         while retries_left > 0 and calls_left > 0:
-            pick = await self.scheduler.pick(call.model, call.session_key, tried, avoid, call.deadline)
+            pick = await self.scheduler.pick(call.model, call.session_key, set(), avoid, call.deadline)
             if pick is None:
                 break
             account = pick.account
@@ -195,8 +194,8 @@ class Gateway:
                     avoid.add(account.id)
                     ready_at[account.id] = self.clock.now() + decision.backoff
                     retries_left -= 1
-                else:
-                    tried.add(account.id)
+                # Otherwise the account now cools or is parked, so the scheduler will not offer it again
+                # unless it frees up (or, in cache_first, the conversation waits for it within the deadline).
                 continue
             ctx.upstream_seconds += time.perf_counter() - t0
             await self.scheduler.report_success(account, call.model, started)

@@ -3,105 +3,26 @@ with an injectable FakeClock so cooldowns expire when the test says so."""
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from poolgate.config import load_config
 from poolgate.errors import ErrorKind, GatewayError
-from poolgate.gateway import RequestContext
 from poolgate.hub.types import JSON
-from poolgate.pool.clock import FakeClock
-from poolgate.services import Services, build_services
-from poolgate.simulator import RunningSimulator, parse_steps, start_simulator
 from poolgate.store.models import API_KEY, OAUTH, Account
 from poolgate.store.sql import SqlStore
 from poolgate.upstream.base import UpstreamCall, UpstreamFailure
+from tests.unit.pool_harness import FLASH, KEYS, PRO, MakePool, Pool, make_pool, until
 
-FLASH = "gemini-2.5-flash"
-PRO = "gemini-2.5-pro"
-KEYS = ("key-one-000000", "key-two-000000", "key-three-0000")
-
-
-@dataclass
-class Pool:
-    svc: Services
-    sim: RunningSimulator
-    clock: FakeClock
-    ids: dict[str, str]  # label -> account id
-
-    def script(self, key: str, *steps: dict[str, Any]) -> None:
-        self.sim.state.script(key, parse_steps(list(steps)))
-
-    def calls(self, key: str | None = None) -> list[str]:
-        return [
-            c.key for c in self.sim.state.calls_for(key) if c.method in ("generateContent", "streamGenerateContent")
-        ]
-
-    async def ask(
-        self, model: str = FLASH, session: str = "", stream: bool = False, deadline: float = 0.0
-    ) -> tuple[JSON | GatewayError, RequestContext]:
-        ctx = RequestContext(request_id="t", route="/test", protocol="openai")
-        body: JSON = {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}
-        call = UpstreamCall(model=model, body=body, stream=stream, session_key=session, deadline=deadline)
-        try:
-            if stream:
-                opened = await self.svc.gateway.open_stream(call, ctx)
-                chunks = [c async for c in opened.chunks()]
-                return {"chunks": chunks}, ctx
-            return await self.svc.gateway.generate(call, ctx), ctx
-        except GatewayError as err:
-            return err, ctx
-
-    async def cooling(self) -> dict[str, tuple[str, float, str]]:
-        """key -> (kind, seconds left, reason) for every active cooldown."""
-        now = self.clock.now()
-        return {c.key: (c.kind, round(c.until - now, 3), c.reason) for c in await self.svc.scheduler.cooldowns()}
-
-    def label(self, ctx: RequestContext) -> str:
-        assert ctx.account is not None
-        return ctx.account.label
-
-
-MakePool = Callable[..., Any]
-
-
-@pytest.fixture
-async def make_pool(tmp_path: Path) -> AsyncIterator[MakePool]:
-    stack = contextlib.AsyncExitStack()
-    sim = await start_simulator()
-    stack.push_async_callback(sim.stop)
-
-    async def factory(
-        toml: str = "", accounts: list[Account] | None = None, extra_transports: dict[str, Any] | None = None
-    ) -> Pool:
-        cfg = load_config(toml, {"POOLGATE_UPSTREAM__GEMINI_API_BASE": sim.url})
-        store = SqlStore.open(tmp_path)
-        ids: dict[str, str] = {}
-        for acc in (
-            accounts if accounts is not None else [Account("", API_KEY, f"k{i + 1}", k) for i, k in enumerate(KEYS)]
-        ):
-            ids[acc.label] = store.add_account(acc).id
-        store.close()
-        clock = FakeClock(start=time.time())
-        svc = await stack.enter_async_context(
-            build_services(cfg, tmp_path, clock=clock, extra_transports=extra_transports)
-        )
-        return Pool(svc, sim, clock, ids)
-
-    yield factory
-    await stack.aclose()
+__all__ = ["make_pool"]  # the fixture is used by name
 
 
 async def test_per_request_429_moves_on_without_cooling(make_pool: MakePool) -> None:
     pool: Pool = await make_pool()
     pool.script(KEYS[0], {"status": 429, "reason": "RATE_LIMIT_EXCEEDED", "retry_delay": "0.5s"})
-    answer, ctx = await pool.ask()
+    answer, _ = await pool.ask()
     assert not isinstance(answer, GatewayError)
     assert pool.calls() == [KEYS[0], KEYS[1]]  # rotated at once, no wait needed
     assert await pool.cooling() == {}  # the account is not charged for one request's throttle
@@ -223,7 +144,7 @@ async def test_timeout_cancels_the_call_and_rotates(make_pool: MakePool) -> None
     answer, ctx = await pool.ask()
     assert not isinstance(answer, GatewayError) and pool.label(ctx) == "k2"
     assert (await pool.cooling())[f"{pool.ids['k1']}:{FLASH}"][:2] == ("timeout", 5.0)
-    await _until(lambda: [c.key for c in pool.sim.state.disconnects] == [KEYS[0]])
+    await until(lambda: [c.key for c in pool.sim.state.disconnects] == [KEYS[0]])
 
 
 async def test_empty_stream_is_retried_invisibly(make_pool: MakePool) -> None:
@@ -249,7 +170,7 @@ async def test_invalid_grant_needs_relogin_and_persists(make_pool: MakePool, tmp
     assert not isinstance(answer, GatewayError) and pool.label(ctx) == "k1"
     status = await pool.svc.scheduler.status(pool.svc.scheduler.accounts[0])
     assert status.state == "needs_relogin" and "invalid_grant" in status.reason
-    await _until(lambda: SqlStore.open(tmp_path).get_account(pool.ids["me@example.com"]).state == "needs_relogin")  # type: ignore[union-attr]
+    await until(lambda: SqlStore.open(tmp_path).get_account(pool.ids["me@example.com"]).state == "needs_relogin")  # type: ignore[union-attr]
 
 
 async def test_a_success_clears_its_scope(make_pool: MakePool) -> None:
@@ -309,12 +230,3 @@ async def test_all_parked_answers_503_with_why_and_until(make_pool: MakePool) ->
     answer, _ = await pool.ask()
     assert isinstance(answer, GatewayError) and answer.status == 503
     assert "forbidden until" in answer.message and "solo" in answer.message
-
-
-async def _until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    import asyncio
-
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)

@@ -286,7 +286,15 @@ class Scheduler:
                 decision.kind,
             )
         if session_key and decision.rotate and (decision.account_state or decision.cooldown > 0):
-            await self.state.unbind(session_key)
+            # cache_first keeps the binding through a short cooldown: the conversation waits for its account.
+            keep = (
+                self.config.mode == "cache_first"
+                and not decision.account_state
+                and decision.blocks_as == COOLING
+                and decision.cooldown <= self.config.max_wait_seconds
+            )
+            if not keep:
+                await self.state.unbind(session_key)
 
     # -- persistence
     async def restore(self, cooldowns: list[Cooldown]) -> None:
