@@ -16,7 +16,7 @@ from poolgate.pool.classify import MISSING, PARKED, Classifier, Decision, Scope
 from poolgate.pool.clock import Clock
 from poolgate.pool.scheduler import Scheduler
 from poolgate.store.models import Account
-from poolgate.upstream.base import Transport, UpstreamCall, UpstreamFailure
+from poolgate.upstream.base import Refreshable, Transport, UpstreamCall, UpstreamFailure
 
 T = TypeVar("T")
 log = logging.getLogger("poolgate.gateway")
@@ -151,6 +151,18 @@ class Gateway:
         except TimeoutError:
             raise UpstreamFailure(timeout=True, text=f"no answer within {limit:.0f}s") from None
 
+    async def _call(self, call: UpstreamCall, account: Account, attempt: Callable[[Account], Awaitable[T]]) -> T:
+        """An attempt; on a 401 from a transport that can renew its token, renew once and try again."""
+        try:
+            return await self._attempt(call, account, attempt)
+        except UpstreamFailure as failure:
+            transport = self.transport_for(account)
+            if not (self.scheduler.classifier.rule_for(failure).refresh and isinstance(transport, Refreshable)):
+                raise
+            log.info("request %s: 401 from %s, refreshing its token once", call.request_id, account.display_name)
+            await transport.force_refresh(account)
+        return await self._attempt(call, account, attempt)
+
     async def _run(self, call: UpstreamCall, ctx: RequestContext, attempt: Callable[[Account], Awaitable[T]]) -> T:
         # Failures that cool or park an account take it out of this request and are bounded by the pool;
         # max_attempts bounds the rest (5xx, empty streams, per-request throttling), which retry in place.
@@ -175,7 +187,7 @@ class Gateway:
             started = self.clock.now()
             t0 = time.perf_counter()
             try:
-                result = await self._attempt(call, account, attempt)
+                result = await self._call(call, account, attempt)
             except UpstreamFailure as failure:
                 ctx.upstream_seconds += time.perf_counter() - t0
                 decision = await self.scheduler.record_failure(account, call.model, failure, call.session_key)

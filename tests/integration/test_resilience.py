@@ -229,3 +229,11 @@ def test_cooldowns_and_parked_accounts_survive_a_restart(make_gateway: Any, simu
     other = httpx.post(f"{gw.v1}/chat/completions", json=chat("gemini-2.5-pro", "other model"), timeout=30)
     assert other.status_code == 200  # the daily quota was for one model only; the parked account stays out
     assert "key-parked-000" not in generate_calls(simulator)
+    # `accounts enable` clears the parking in the running gateway too.
+    gw.cli("accounts", "enable", "parked")
+
+    def parked_serves() -> bool:
+        r = httpx.post(f"{gw.v1}/chat/completions", json=chat("gemini-2.5-pro", "back?"), timeout=30)
+        return r.status_code == 200 and r.headers["x-account-email"] == "parked"
+
+    wait_for(parked_serves)

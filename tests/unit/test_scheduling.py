@@ -230,3 +230,43 @@ async def test_all_parked_answers_503_with_why_and_until(make_pool: MakePool) ->
     answer, _ = await pool.ask()
     assert isinstance(answer, GatewayError) and answer.status == 503
     assert "forbidden until" in answer.message and "solo" in answer.message
+
+
+class RefreshingOAuth:
+    """A fake OAuth transport: the first call after a token change fails 401 until refreshed."""
+
+    def __init__(self, refresh_error: str = "") -> None:
+        self.fresh = False
+        self.refreshes = 0
+        self.refresh_error = refresh_error
+
+    async def generate(self, account: Account, call: UpstreamCall) -> JSON:
+        if not self.fresh:
+            raise UpstreamFailure(
+                status=401, body={"error": {"code": 401, "message": "expired", "status": "UNAUTHENTICATED"}}
+            )
+        return {"candidates": [{"content": {"role": "model", "parts": [{"text": "ok"}]}, "finishReason": "STOP"}]}
+
+    async def force_refresh(self, account: Account) -> None:
+        self.refreshes += 1
+        if self.refresh_error:
+            raise UpstreamFailure(oauth_error=self.refresh_error, text="Token has been expired or revoked.")
+        self.fresh = True
+
+
+async def test_401_refreshes_the_token_once_and_retries_the_same_account(make_pool: MakePool) -> None:
+    transport = RefreshingOAuth()
+    oauth = Account("", OAUTH, "me@example.com", "1//refresh", email="me@example.com")
+    pool: Pool = await make_pool(accounts=[oauth], extra_transports={OAUTH: transport})
+    answer, ctx = await pool.ask()
+    assert not isinstance(answer, GatewayError) and pool.label(ctx) == "me@example.com"
+    assert transport.refreshes == 1 and await pool.cooling() == {}
+
+
+async def test_401_with_a_revoked_grant_needs_relogin(make_pool: MakePool) -> None:
+    transport = RefreshingOAuth(refresh_error="invalid_grant")
+    oauth = Account("", OAUTH, "me@example.com", "1//refresh", email="me@example.com")
+    pool: Pool = await make_pool(accounts=[oauth], extra_transports={OAUTH: transport})
+    answer, _ = await pool.ask()
+    assert isinstance(answer, GatewayError) and answer.status == 503 and "needs_relogin" in answer.message
+    assert pool.svc.scheduler.accounts[0].state == "needs_relogin" and transport.refreshes == 1
