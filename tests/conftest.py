@@ -30,6 +30,7 @@ def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POOLGATE_") and "PROXY" not in k.upper()}
     env["NO_PROXY"] = "127.0.0.1,localhost"
     env["PYTHONUNBUFFERED"] = "1"
+    env["COLUMNS"] = "200"  # Rich tables must not truncate what tests look for
     return env
 
 
@@ -173,14 +174,9 @@ class Gateway:
         (self.data_dir / "poolgate.toml").write_text(text)
 
 
-@pytest.fixture
-def make_gateway(tmp_path: Path, simulator_process: Simulator) -> Iterator[Any]:
-    """Factory: make_gateway(env={...}) → a Gateway (not started) wired to the simulator."""
-    made: list[Gateway] = []
-    simulator_process.reset()
-
+def _factory(base: Path, simulator_process: Simulator, made: list[Gateway]) -> Any:
     def factory(env: dict[str, str] | None = None, name: str = "gw") -> Gateway:
-        data_dir = tmp_path / name
+        data_dir = base / name
         data_dir.mkdir(exist_ok=True)
         full_env = _clean_env()
         full_env["POOLGATE_UPSTREAM__GEMINI_API_BASE"] = simulator_process.url
@@ -189,9 +185,34 @@ def make_gateway(tmp_path: Path, simulator_process: Simulator) -> Iterator[Any]:
         made.append(gw)
         return gw
 
-    yield factory
+    return factory
+
+
+@pytest.fixture
+def make_gateway(tmp_path: Path, simulator_process: Simulator) -> Iterator[Any]:
+    """Factory: make_gateway(env={...}) → a Gateway (not started) wired to the simulator."""
+    made: list[Gateway] = []
+    simulator_process.reset()
+    yield _factory(tmp_path, simulator_process, made)
     for gw in made:
         gw.stop()
+
+
+@pytest.fixture(scope="module")
+def make_module_gateway(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Any]:
+    """Like make_gateway, but the gateways live for the whole test module (fewer process starts)."""
+    made: list[Gateway] = []
+    yield _factory(tmp_path_factory.mktemp("module-gw"), simulator_process, made)
+    for gw in made:
+        gw.stop()
+
+
+@pytest.fixture(scope="module")
+def module_gateway(make_module_gateway: Any) -> Gateway:
+    """A running gateway shared by a test module, with one API-key account named "key-a"."""
+    gw: Gateway = make_module_gateway()
+    gw.add_key("key-a-0000000000", "key-a")
+    return gw.start()
 
 
 @pytest.fixture

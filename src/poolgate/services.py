@@ -31,6 +31,7 @@ log = logging.getLogger("poolgate")
 
 GENERATED_KEY_SETTING = "generated_api_key"
 WATCH_INTERVAL = 0.5
+LAST_USED_EVERY = 4  # ticks of WATCH_INTERVAL
 
 
 @dataclass(slots=True)
@@ -50,6 +51,7 @@ class Services:
     signatures: SignatureStore = field(default_factory=SignatureStore)
     key_generated: bool = False
     revision: int = -1
+    _saved_last_used: dict[str, float] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def reload(self) -> None:
@@ -68,12 +70,33 @@ class Services:
         self.revision = revision
 
     async def _watch(self) -> None:
+        ticks = 0
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
+            ticks += 1
             try:
                 await self.reload()
+                if ticks % LAST_USED_EVERY == 0:
+                    await self._persist_last_used()
             except Exception:  # a locked or briefly unavailable database must not kill the watcher
                 log.exception("reloading accounts failed")
+
+    async def _persist_last_used(self) -> None:
+        # Last use changes on every request; writing it in a slow batch keeps the store off the hot path.
+        changed = [
+            (a.id, a.last_used_at)
+            for a in self.scheduler.accounts
+            if a.last_used_at > self._saved_last_used.get(a.id, 0.0)
+        ]
+        if not changed:
+            return
+
+        def write() -> None:
+            for account_id, ts in changed:
+                self.store.update_account(account_id, bump=False, last_used_at=ts)
+
+        await asyncio.to_thread(write)
+        self._saved_last_used.update(changed)
 
     def persist_cooldowns(self, upserts: list[Cooldown], deletes: list[str]) -> None:
         self._background(self.store.save_cooldowns, upserts, deletes)

@@ -160,7 +160,7 @@ def test_keepalives_while_waiting_for_the_first_content(pool_gateway: Gateway, s
 
 
 def test_failure_after_the_first_byte_is_an_in_stream_error(pool_gateway: Gateway, simulator: Simulator) -> None:
-    simulator.script("*", {"error_after": 2, "status": 503})
+    simulator.script("*", {"error_after": 2, "status": 429, "retry_delay": "30s"})
     status, lines = stream_lines(f"{pool_gateway.v1}/chat/completions", chat("gemini-midstream", "break later", True))
     assert status == 200
     data = [orjson.loads(line[6:]) for line in lines if line.startswith("data: {")]
@@ -175,7 +175,7 @@ def test_failure_after_the_first_byte_is_an_in_stream_error(pool_gateway: Gatewa
         finally:
             store.close()
 
-    assert wait_for(cooled)[0].kind == "capacity"  # the scheduler learned from it too
+    assert wait_for(cooled)[0].kind == "rate_limit"  # the scheduler learned from it too
 
 
 def test_cut_stream_before_content_is_retried_invisibly(pool_gateway: Gateway, simulator: Simulator) -> None:
@@ -195,7 +195,7 @@ def test_everything_cooling_answers_429_with_retry_after(pool_gateway: Gateway, 
     assert r.status_code == 429, r.text
     assert 25 <= int(r.headers["retry-after"]) <= 30, (r.text, generate_calls(simulator))
     error = r.json()["error"]
-    assert error["type"] == "rate_limit_error" and "free at" in error["message"]
+    assert error["type"] == "rate_limit_error" and "frees up at" in error["message"]
     calls = sum(generate_calls(simulator).values())
     again = httpx.post(url, json=chat("gemini-cool-test", "still?"), timeout=30)
     assert again.status_code == 429 and sum(generate_calls(simulator).values()) == calls

@@ -8,20 +8,20 @@ import openai
 from tests.conftest import Gateway
 
 
-def test_checkpoint_1_health_and_models(gateway: Gateway) -> None:
-    health = httpx.get(f"{gateway.base_url}/healthz")
+def test_checkpoint_1_health_and_models(module_gateway: Gateway) -> None:
+    health = httpx.get(f"{module_gateway.base_url}/healthz")
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
-    models = httpx.get(f"{gateway.v1}/models").json()
+    models = httpx.get(f"{module_gateway.v1}/models").json()
     assert models["object"] == "list"
     assert isinstance(models["data"], list) and models["data"]
     assert {"id", "object", "created", "owned_by"} <= set(models["data"][0])
-    sdk_ids = [m.id for m in openai.OpenAI(api_key="sk-anything", base_url=gateway.v1).models.list()]
+    sdk_ids = [m.id for m in openai.OpenAI(api_key="sk-anything", base_url=module_gateway.v1).models.list()]
     assert "gemini-2.5-flash" in sdk_ids
 
 
-def test_checkpoint_2_chat_completion_with_sdk(gateway: Gateway) -> None:
-    client = openai.OpenAI(api_key="sk-antigravity", base_url=gateway.v1)
+def test_checkpoint_2_chat_completion_with_sdk(module_gateway: Gateway) -> None:
+    client = openai.OpenAI(api_key="sk-antigravity", base_url=module_gateway.v1)
     response = client.chat.completions.create(
         model="gemini-3-flash", messages=[{"role": "user", "content": "Hola, por favor preséntate"}]
     )
@@ -31,22 +31,22 @@ def test_checkpoint_2_chat_completion_with_sdk(gateway: Gateway) -> None:
     assert response.usage is not None and response.usage.total_tokens > 0
 
 
-def test_checkpoint_2_chat_completion_raw(gateway: Gateway) -> None:
+def test_checkpoint_2_chat_completion_raw(module_gateway: Gateway) -> None:
     r = httpx.post(
-        f"{gateway.v1}/chat/completions",
+        f"{module_gateway.v1}/chat/completions",
         json={"model": "gemini-3-flash", "messages": [{"role": "user", "content": "hola"}]},
     )
     assert r.status_code == 200
     assert r.json()["choices"][0]["message"]["content"].endswith("hola")
 
 
-def test_checkpoint_3_stream_sse_ends_with_done(gateway: Gateway) -> None:
+def test_checkpoint_3_stream_sse_ends_with_done(module_gateway: Gateway) -> None:
     body = {
         "model": "gemini-3-flash",
         "stream": True,
         "messages": [{"role": "user", "content": "Explica en tres oraciones qué es un gateway"}],
     }
-    with httpx.stream("POST", f"{gateway.v1}/chat/completions", json=body) as r:
+    with httpx.stream("POST", f"{module_gateway.v1}/chat/completions", json=body) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         lines = [line for line in r.iter_lines() if line]
@@ -55,8 +55,8 @@ def test_checkpoint_3_stream_sse_ends_with_done(gateway: Gateway) -> None:
     assert len(lines) > 3
 
 
-def test_checkpoint_3_stream_with_sdk_and_usage(gateway: Gateway) -> None:
-    client = openai.OpenAI(api_key="x", base_url=gateway.v1)
+def test_checkpoint_3_stream_with_sdk_and_usage(module_gateway: Gateway) -> None:
+    client = openai.OpenAI(api_key="x", base_url=module_gateway.v1)
     stream = client.chat.completions.create(
         model="gemini-3-flash",
         messages=[{"role": "user", "content": "stream please"}],
@@ -74,9 +74,9 @@ def test_checkpoint_3_stream_with_sdk_and_usage(gateway: Gateway) -> None:
     assert usage is not None and usage.completion_tokens > 0
 
 
-def test_checkpoint_4_responses(gateway: Gateway) -> None:
+def test_checkpoint_4_responses(module_gateway: Gateway) -> None:
     r = httpx.post(
-        f"{gateway.v1}/responses",
+        f"{module_gateway.v1}/responses",
         json={
             "model": "gemini-3-flash",
             "instructions": "Eres un revisor de código riguroso.",
@@ -87,13 +87,13 @@ def test_checkpoint_4_responses(gateway: Gateway) -> None:
     body = r.json()
     assert body["object"] == "response"
     assert body["output"][0]["content"][0]["type"] == "output_text"
-    client = openai.OpenAI(api_key="x", base_url=gateway.v1)
+    client = openai.OpenAI(api_key="x", base_url=module_gateway.v1)
     resp = client.responses.create(model="gemini-3-flash", instructions="be brief", input="hello there")
     assert resp.output_text.endswith("hello there")
     listed = client.responses.create(model="gemini-3-flash", input=[{"role": "user", "content": "message list input"}])
     assert "message list input" in listed.output_text
     # The instructions reach the upstream as the system instruction.
-    sent = [c for c in gateway_calls(gateway) if c["method"] == "generateContent"]
+    sent = [c for c in gateway_calls(module_gateway) if c["method"] == "generateContent"]
     assert any("be brief" in str(c["body"].get("systemInstruction")) for c in sent)
 
 
@@ -103,23 +103,24 @@ def gateway_calls(gateway: Gateway) -> list[dict[str, object]]:
     return calls
 
 
-def test_checkpoint_5_mapped_model_header(gateway: Gateway) -> None:
+def test_checkpoint_5_mapped_model_header(module_gateway: Gateway) -> None:
     r = httpx.post(
-        f"{gateway.v1}/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+        f"{module_gateway.v1}/chat/completions",
+        json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
     )
     assert r.status_code == 200
     assert r.headers["x-mapped-model"] == "gemini-2.5-flash"
     assert r.headers["x-account-email"] == "key-a"
     assert r.headers["x-request-id"]
     assert float(r.headers["x-poolgate-overhead-ms"]) >= 0
-    raw = openai.OpenAI(api_key="x", base_url=gateway.v1).chat.completions.with_raw_response.create(
+    raw = openai.OpenAI(api_key="x", base_url=module_gateway.v1).chat.completions.with_raw_response.create(
         model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
     )
     assert raw.headers["x-mapped-model"] == "gemini-2.5-flash"
 
 
-def test_legacy_completions(gateway: Gateway) -> None:
-    client = openai.OpenAI(api_key="x", base_url=gateway.v1)
+def test_legacy_completions(module_gateway: Gateway) -> None:
+    client = openai.OpenAI(api_key="x", base_url=module_gateway.v1)
     result = client.completions.create(model="gemini-3-flash", prompt="Say this is a test")
     assert result.choices[0].text.endswith("Say this is a test")
     chunks = list(client.completions.create(model="gemini-3-flash", prompt="stream it", stream=True))

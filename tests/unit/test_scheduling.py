@@ -75,12 +75,20 @@ async def test_daily_quota_uses_quota_reset_delay_capped(make_pool: MakePool) ->
     ],
     ids=["model_capacity", "503", "529"],
 )
-async def test_capacity_cools_briefly_and_rotates(make_pool: MakePool, step: dict[str, Any]) -> None:
+async def test_capacity_rotates_without_cooling(make_pool: MakePool, step: dict[str, Any]) -> None:
     pool: Pool = await make_pool()
     pool.script(KEYS[0], step)
     answer, ctx = await pool.ask()
     assert not isinstance(answer, GatewayError) and pool.label(ctx) == "k2"
-    assert (await pool.cooling())[f"{pool.ids['k1']}:{FLASH}"][:2] == ("capacity", 5.0)
+    assert await pool.cooling() == {} and pool.clock.slept == []
+
+
+async def test_capacity_on_a_single_account_backs_off_and_retries(make_pool: MakePool) -> None:
+    pool: Pool = await make_pool(accounts=[Account("", API_KEY, "solo", KEYS[0])])
+    pool.script(KEYS[0], {"status": 503}, {"status": 503})
+    answer, _ = await pool.ask()
+    assert not isinstance(answer, GatewayError)
+    assert pool.calls() == [KEYS[0]] * 3 and pool.clock.slept == [0.5, 1.0]
 
 
 async def test_401_parks_the_whole_account(make_pool: MakePool) -> None:

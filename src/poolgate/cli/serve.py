@@ -7,16 +7,17 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-import uvicorn
 
-from poolgate.cli.common import ConfigOption, DataDirOption, console, load
+from poolgate.cli.common import ConfigOption, DataDirOption, load
 from poolgate.config import Config, replace_section
-from poolgate.server.app import create_app
-from poolgate.services import Services, build_services
 from poolgate.store.models import API_KEY, Account
 from poolgate.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from poolgate.services import Services
 
 DEMO_KEY = "demo-simulator-key"
 
@@ -59,6 +60,12 @@ def _ensure_demo_account(data_dir: Path, cfg: Config, base_url: str) -> None:
 
 
 async def _serve(cfg: Config, data_dir: Path, demo: bool) -> None:
+    # Imported here so the other CLI commands start fast: they need neither the server nor aiohttp.
+    import uvicorn
+
+    from poolgate.server.app import create_app
+    from poolgate.services import build_services
+
     simulator = None
     if demo:
         from poolgate.simulator import start_simulator
@@ -110,7 +117,7 @@ def _banner(svc: Services, cfg: Config, demo: bool) -> None:
     print(f"admin UI: {base}/ui/")
     usable = svc.scheduler.usable_count()
     total = len(svc.scheduler.accounts)
-    console.print(f"accounts: {usable} usable of {total}" + ("  (demo simulator)" if demo else ""), highlight=False)
+    print(f"accounts: {usable} usable of {total}" + ("  (demo simulator)" if demo else ""))
     if total == 0:
         print("add one with: poolgate accounts add-key YOUR_GEMINI_KEY")
     sys.stdout.flush()

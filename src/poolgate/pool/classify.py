@@ -17,11 +17,22 @@ from typing import Any
 from poolgate.pool.durations import (
     details,
     message_delay,
+    parse_duration,
     quota_reset_delay,
     retry_after_delay,
     retry_info_delay,
 )
 from poolgate.upstream.base import UpstreamFailure
+
+__all__ = [  # the delay parsers live in durations.py; re-exported for existing callers
+    "Classifier",
+    "Decision",
+    "Rule",
+    "Scope",
+    "message_delay",
+    "parse_duration",
+    "retry_after_delay",
+]
 
 
 class Scope(enum.Enum):
@@ -188,24 +199,24 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         ladder_floor=True,
         cap=24 * 3600,
     ),
+    # Capacity is about Google's servers, not the account: retry with a short backoff (on another account
+    # when there is one) without cooling anything, so a one-account pool still gets its retry.
     Rule(
         "capacity",
-        Scope.ACCOUNT_MODEL,
+        Scope.REQUEST,
         reasons=S({"MODEL_CAPACITY_EXHAUSTED"}),
         text=_re(r"no capacity available"),
         sources=_RATE_SOURCES,
-        ladder=(5, 10, 20),
-        cap=60,
         backoff=(0.5, 1.0, 2.0),
+        cap=5.0,
     ),
     Rule(
         "capacity",
-        Scope.ACCOUNT_MODEL,
+        Scope.REQUEST,
         statuses=S({503, 529}),
         sources=_RATE_SOURCES,
-        ladder=(5, 10, 20),
-        cap=60,
         backoff=(0.5, 1.0, 2.0),
+        cap=5.0,
     ),
     Rule(
         "request_throttled",

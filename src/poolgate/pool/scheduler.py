@@ -198,7 +198,7 @@ class Scheduler:
             return GatewayError(
                 ErrorKind.ALL_COOLING,
                 f"All {len(usable)} usable account(s) are cooling down for {model}; the earliest "
-                f"({acc.display_name}) is free at {utc(first.until)} (in {wait:.0f}s). "
+                f"({acc.display_name}) frees up at {utc(first.until)} (in {wait:.0f}s). "
                 f"Last reason: {first.kind}: {first.reason[:200]}",
                 retry_after=max(1.0, wait),
             )

@@ -1,0 +1,78 @@
+"""Auth modes, the three key headers, and the 401 shape, against a real gateway process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import Gateway
+
+KEY = "sk-test-client-key-123456"
+CHAT = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def _gateway(make_gateway: Any, mode: str, lan: bool = False, key: str = KEY) -> Gateway:
+    env = {"POOLGATE_PROXY__AUTH_MODE": mode, "POOLGATE_PROXY__API_KEY": key}
+    if lan:
+        # LAN access changes the meaning of "auto"; bind stays on loopback via --host for the test.
+        env["POOLGATE_PROXY__ALLOW_LAN_ACCESS"] = "true"
+        env["POOLGATE_PROXY__HOST"] = "127.0.0.1"
+    gw: Gateway = make_gateway(env=env, name=f"auth-{mode}-{lan}")
+    gw.add_key("key-auth-000000000", "auth-key")
+    return gw.start()
+
+
+def _status(gw: Gateway, path: str, headers: dict[str, str] | None = None, method: str = "GET") -> int:
+    if method == "GET":
+        return httpx.get(f"{gw.base_url}{path}", headers=headers).status_code
+    return httpx.post(f"{gw.base_url}{path}", json=CHAT, headers=headers).status_code
+
+
+def test_strict_requires_key_everywhere_and_accepts_three_headers(make_gateway: Any) -> None:
+    gw = _gateway(make_gateway, "strict")
+    assert _status(gw, "/healthz") == 401
+    r = httpx.post(f"{gw.v1}/chat/completions", json=CHAT)
+    assert r.status_code == 401
+    err = r.json()["error"]
+    assert err["type"] == "invalid_request_error" and err["code"] == "invalid_api_key"
+    assert _status(gw, "/v1/chat/completions", {"Authorization": "Bearer wrong"}, "POST") == 401
+    for headers in ({"Authorization": f"Bearer {KEY}"}, {"x-api-key": KEY}, {"x-goog-api-key": KEY}):
+        assert _status(gw, "/v1/chat/completions", headers, "POST") == 200, headers
+        assert _status(gw, "/healthz", headers) == 200
+    client = openai.OpenAI(api_key=KEY, base_url=gw.v1)
+    assert client.chat.completions.create(**CHAT).choices[0].message.content
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(api_key="nope", base_url=gw.v1).chat.completions.create(**CHAT)
+
+
+def test_all_except_health_and_auto_with_lan(make_gateway: Any) -> None:
+    for gw in (_gateway(make_gateway, "all_except_health"), _gateway(make_gateway, "auto", lan=True)):
+        assert _status(gw, "/healthz") == 200
+        assert _status(gw, "/health") == 200
+        assert _status(gw, "/v1/models") == 401
+        assert _status(gw, "/v1/models", {"x-api-key": KEY}) == 200
+        gw.stop()
+
+
+def test_off_and_auto_local_need_no_key(make_gateway: Any) -> None:
+    for gw in (_gateway(make_gateway, "off"), _gateway(make_gateway, "auto")):
+        assert _status(gw, "/v1/chat/completions", None, "POST") == 200
+        assert "auth: off" in gw.output()
+        gw.stop()
+
+
+def test_generated_key_is_printed_and_persisted(make_gateway: Any) -> None:
+    gw: Gateway = make_gateway(env={"POOLGATE_PROXY__AUTH_MODE": "strict"}, name="gen")
+    gw.add_key("key-gen-0000000000")
+    gw.start()
+    out = gw.output()
+    line = next(x for x in out.splitlines() if x.startswith("generated API key:"))
+    key = line.split(":", 1)[1].strip()
+    assert _status(gw, "/v1/models", {"Authorization": f"Bearer {key}"}) == 200
+    gw.stop()
+    gw.start()
+    assert "generated API key" not in gw.output()
+    assert _status(gw, "/v1/models", {"Authorization": f"Bearer {key}"}) == 200

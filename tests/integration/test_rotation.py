@@ -1,0 +1,127 @@
+"""Rotation away from a throttled key, retries on 5xx, final errors, and CLI edits seen live."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from tests.conftest import Gateway, Simulator
+
+CHAT = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def chat(gw: Gateway, **extra: Any) -> httpx.Response:
+    return httpx.post(f"{gw.v1}/chat/completions", json={**CHAT, **extra}, timeout=30)
+
+
+def test_429_rotates_and_cools_the_key(make_gateway: Any, simulator: Simulator) -> None:
+    gw: Gateway = make_gateway(env={"POOLGATE_SCHEDULING__MODE": "performance_first"})
+    gw.add_key("key-a-0000000000", "a")
+    gw.add_key("key-b-0000000000", "b")
+    gw.start()
+    simulator.script("key-a-0000000000", {"status": 429, "reason": "RATE_LIMIT_EXCEEDED", "retry_delay": "30s"})
+    answers = [chat(gw) for _ in range(6)]
+    assert all(r.status_code == 200 for r in answers)
+    assert answers[0].headers["x-account-email"] in ("a", "b")
+    calls_a = [c for c in simulator.calls("key-a-0000000000") if c["method"] == "generateContent"]
+    calls_b = [c for c in simulator.calls("key-b-0000000000") if c["method"] == "generateContent"]
+    # key-a answered 429 once and was never asked again while it cools; key-b took everything else.
+    assert len(calls_a) == 1
+    assert len(calls_b) == 6
+    listing = gw.cli("accounts", "list").stdout
+    assert "cooling" in listing
+
+
+def test_503_is_retried(gateway: Gateway, simulator: Simulator) -> None:
+    simulator.script("key-a-0000000000", {"status": 503, "message": "overloaded"})
+    r = chat(gateway)
+    assert r.status_code == 200
+    assert len([c for c in simulator.calls("key-a-0000000000") if c["method"] == "generateContent"]) == 2
+
+
+def test_400_is_returned_not_retried(gateway: Gateway, simulator: Simulator) -> None:
+    simulator.script("key-a-0000000000", {"status": 400, "message": "Invalid value at 'contents'"})
+    r = chat(gateway)
+    assert r.status_code == 400
+    assert "Invalid value at 'contents'" in r.json()["error"]["message"]
+    assert len(simulator.calls("key-a-0000000000")) == 1
+
+
+def test_all_cooling_gives_429_with_retry_after(gateway: Gateway, simulator: Simulator) -> None:
+    simulator.script("key-a-0000000000", {"status": 429, "reason": "RATE_LIMIT_EXCEEDED", "retry_delay": "40s"})
+    r = chat(gateway)
+    assert r.status_code == 429
+    assert 30 <= int(r.headers["retry-after"]) <= 41
+    assert r.json()["error"]["type"] == "rate_limit_error"
+    again = chat(gateway)
+    assert again.status_code == 429
+    assert "frees up" in again.json()["error"]["message"]
+    assert len(simulator.calls("key-a-0000000000")) == 1  # no second request to the cooling key
+
+
+def test_no_account_gives_503_with_hint(make_gateway: Any) -> None:
+    gw: Gateway = make_gateway().start()
+    r = chat(gw)
+    assert r.status_code == 503
+    assert "accounts add-key" in r.json()["error"]["message"]
+
+
+def test_cli_changes_apply_without_restart(make_gateway: Any, simulator: Simulator) -> None:
+    gw: Gateway = make_gateway().start()
+    assert chat(gw).status_code == 503
+    account_id = gw.add_key("key-live-000000000", "live")
+    deadline = time.time() + 5
+    while chat(gw).status_code != 200:
+        assert time.time() < deadline, "gateway did not pick up the new account"
+        time.sleep(0.1)
+    gw.cli("accounts", "disable", account_id)
+    deadline = time.time() + 5
+    while chat(gw).status_code != 503:
+        assert time.time() < deadline, "gateway did not notice the disabled account"
+        time.sleep(0.1)
+    gw.cli("map", "set", "my-model", "gemini-2.5-pro")
+    gw.cli("accounts", "enable", "live")
+    deadline = time.time() + 5
+    while True:
+        r = chat(gw, model="my-model")
+        if r.status_code == 200 and r.headers["x-mapped-model"] == "gemini-2.5-pro":
+            break
+        assert time.time() < deadline
+        time.sleep(0.1)
+    listing = gw.cli("accounts", "list").stdout
+    assert "key-live-000000000" not in listing
+    assert "key-…0000" in listing
+    assert "never" not in listing  # last use is recorded
+
+
+def test_bad_input_names_the_field(gateway: Gateway) -> None:
+    cases = [
+        (b"{not json", None),
+        (b'{"model": "x", "messages": "hi"}', "messages"),
+        (b'{"model": "x", "messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}', "temperature"),
+        (b'{"model": "x", "messages": [{"role": "wizard", "content": "hi"}]}', "messages[0].role"),
+        (b'{"messages": [{"role": "user", "content": "hi"}]}', "model"),
+    ]
+    for raw, param in cases:
+        r = httpx.post(f"{gateway.v1}/chat/completions", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 400, raw
+        err = r.json()["error"]
+        assert err["type"] == "invalid_request_error"
+        if param:
+            assert err["param"] == param
+            assert param.split(".")[-1].split("[")[0] in err["message"]
+
+
+def test_unknown_route_hint_and_oversized_body(make_gateway: Any) -> None:
+    gw: Gateway = make_gateway(env={"POOLGATE_PROXY__MAX_BODY_MB": "1"})
+    gw.add_key("key-x-000000000")
+    gw.start()
+    r = httpx.post(f"{gw.v1}/chat/completions/responses", json=CHAT)
+    assert r.status_code == 404
+    assert "/v1/chat/completions" in r.json()["error"]["message"]
+    big = {**CHAT, "messages": [{"role": "user", "content": "x" * (2 * 1024 * 1024)}]}
+    r = httpx.post(f"{gw.v1}/chat/completions", json=big)
+    assert r.status_code == 413
+    assert r.json()["error"]["type"] == "invalid_request_error"
