@@ -222,7 +222,8 @@ def test_cooldowns_and_parked_accounts_survive_a_restart(make_gateway: Any, simu
         return out if "parked" in out and "quota_exhausted" in out else ""
 
     table = wait_for(listed)
-    assert url in table and "validation_required" in table and "cooling (gemini-2.5-flash) until" in table
+    assert url in table and "validation_required" in table and "parked until" in table
+    assert "cooling (gemini-2.5-flash) until" in table and "quota_exhausted" in table
     gw.stop()
     simulator.reset()
     gw.start()

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from poolgate.cli.common import ConfigOption, DataDirOption, console, err_console, load, open_store
+from poolgate.pool.classify import PARKED, Classifier
 from poolgate.store.crypto import mask_secret
 from poolgate.store.models import ACTIVE, API_KEY, Account, Cooldown
 from poolgate.store.sql import SqlStore
@@ -33,8 +34,11 @@ def _clock(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
-def describe_state(account: Account, cooldowns: list[Cooldown], now: float) -> tuple[str, str]:
+def describe_state(
+    account: Account, cooldowns: list[Cooldown], now: float, classifier: Classifier | None = None
+) -> tuple[str, str]:
     """(state, why) for the table: what the scheduler will do with the account and the reason for it."""
+    classifier = classifier or Classifier()
     if not account.enabled:
         return "disabled", account.state_reason[:200]
     if account.state == "needs_relogin":
@@ -44,7 +48,11 @@ def describe_state(account: Account, cooldowns: list[Cooldown], now: float) -> t
     active = sorted((c for c in cooldowns if c.account_id == account.id and c.until > now), key=lambda c: c.until)
     if not active:
         return "active", ""
-    states = [f"cooling{f' ({c.model})' if c.model else ''} until {_clock(c.until)}" for c in active]
+    states = [
+        f"{'parked' if classifier.blocks_as(c.kind) == PARKED else 'cooling'}"
+        f"{f' ({c.model})' if c.model else ''} until {_clock(c.until)}"
+        for c in active
+    ]
     why = [f"{c.kind}: {_why(c.reason)}" for c in active]
     return "\n".join(states), "\n".join(why)
 
@@ -100,15 +108,18 @@ def add_key(
 @app.command("list")
 def list_accounts(config: Path | None = ConfigOption, data_dir: Path | None = DataDirOption) -> None:
     """Show every account with its state, quota and last use."""
-    store = open_store(load(config, data_dir))
+    ctx = load(config, data_dir)
+    store = open_store(ctx)
     accounts = store.list_accounts()
     cooldowns = store.list_cooldowns()
+    sched = ctx.config.scheduling
+    classifier = Classifier(sched.extra_rules, sched.cooldown_cap_seconds, sched.default_cooldown_seconds)
     now = time.time()
     table = Table(title=f"{len(accounts)} account(s)")
     for column in ("id", "kind", "label / email", "secret", "tier", "state", "why", "quota left", "last used"):
         table.add_column(column, overflow="fold")
     for acc in accounts:
-        state, why = describe_state(acc, cooldowns, now)
+        state, why = describe_state(acc, cooldowns, now, classifier)
         table.add_row(
             acc.id,
             "api key" if acc.kind == API_KEY else "oauth",
