@@ -178,7 +178,7 @@ async def test_invalid_grant_needs_relogin_and_persists(make_pool: MakePool, tmp
     assert not isinstance(answer, GatewayError) and pool.label(ctx) == "k1"
     status = await pool.svc.scheduler.status(pool.svc.scheduler.accounts[0])
     assert status.state == "needs_relogin" and "invalid_grant" in status.reason
-    await until(lambda: SqlStore.open(tmp_path).get_account(pool.ids["me@example.com"]).state == "needs_relogin")  # type: ignore[union-attr]
+    await until(lambda: stored_state(tmp_path, pool.ids["me@example.com"]) == "needs_relogin")
 
 
 async def test_a_success_clears_its_scope(make_pool: MakePool) -> None:
@@ -278,3 +278,28 @@ async def test_401_with_a_revoked_grant_needs_relogin(make_pool: MakePool) -> No
     answer, _ = await pool.ask()
     assert isinstance(answer, GatewayError) and answer.status == 503 and "needs_relogin" in answer.message
     assert pool.svc.scheduler.accounts[0].state == "needs_relogin" and transport.refreshes == 1
+
+
+async def test_retry_after_header_sets_the_cooldown(make_pool: MakePool) -> None:
+    pool: Pool = await make_pool()
+    pool.script(KEYS[0], {"status": 429, "retry_after_header": "17"})
+    await pool.ask()
+    assert (await pool.cooling())[f"{pool.ids['k1']}:{FLASH}"][:2] == ("rate_limit", 17.0)
+
+
+async def test_invalid_api_key_is_taken_out_until_fixed(make_pool: MakePool, tmp_path: Path) -> None:
+    pool: Pool = await make_pool()
+    pool.script(KEYS[0], {"status": 400, "reason": "API_KEY_INVALID", "message": "API key not valid."})
+    answer, ctx = await pool.ask()
+    assert not isinstance(answer, GatewayError) and pool.label(ctx) == "k2"  # not the client's fault: rotate
+    assert pool.svc.scheduler.accounts[0].state == "invalid"
+    await until(lambda: stored_state(tmp_path, pool.ids["k1"]) == "invalid")
+
+
+def stored_state(data_dir: Path, account_id: str) -> str:
+    store = SqlStore.open(data_dir)
+    try:
+        account = store.get_account(account_id)
+        return account.state if account else ""
+    finally:
+        store.close()
