@@ -108,6 +108,14 @@ def test_capacity_waits_a_short_backoff_without_cooling() -> None:
 def test_per_request_throttle_waits_the_hint_instead_of_cooling() -> None:
     d = Classifier().classify(http(429, g.PER_REQUEST))
     assert d.cooldown == 0 and d.backoff == pytest.approx(0.847)
+    # Throttled a third time in a row (no success between): the key is not probed again for a while.
+    later = [Classifier().classify(http(429, g.PER_REQUEST), n) for n in range(1, 5)]
+    assert [(d.scope, d.cooldown) for d in later] == [
+        (Scope.REQUEST, 0.0),
+        (Scope.ACCOUNT_MODEL, 5.0),
+        (Scope.ACCOUNT_MODEL, 10.0),
+        (Scope.ACCOUNT_MODEL, 30.0),
+    ]
 
 
 def test_lasting_states() -> None:

@@ -77,6 +77,7 @@ class Rule:
     ladder_floor: bool = False  # the cooldown is at least the ladder step, even with an explicit delay
     blocks_as: str = COOLING
     refresh: bool = False  # an OAuth transport may refresh the token once and retry
+    cool_after: int = 0  # a request-scope rule that keeps hitting the same account × model cools it after this many
 
     def matches(self, f: UpstreamFailure, reasons: set[str], haystack: str) -> bool:
         if self.when == "network" and not f.network:
@@ -226,6 +227,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         delay_at_most=PER_REQUEST_DELAY,
         backoff=(0.5, 1.0, 2.0),
         cap=PER_REQUEST_DELAY,
+        # Throttled again and again (no success between): stop probing it for a while.
+        cool_after=3,
+        ladder=(5, 10, 30),
     ),
     Rule(
         "rate_limit",
@@ -372,14 +376,18 @@ class Classifier:
     def decide(self, rule: Rule, f: UpstreamFailure, previous_failures: int = 0) -> Decision:
         message = _message(f)
         haystack = "\n".join((message, *quota_ids(f.body)))
-        step = min(previous_failures, len(rule.ladder) - 1) if rule.ladder else 0
+        step = min(max(0, previous_failures - max(0, rule.cool_after - 1)), len(rule.ladder) - 1) if rule.ladder else 0
         explicit = explicit_delay(rule.sources, f, haystack) if rule.sources else None
         cooldown = 0.0
         backoff = rule.backoff[min(previous_failures, len(rule.backoff) - 1)] if rule.backoff else 0.0
         account_state = rule.account_state
+        scope = rule.scope
+        if scope is Scope.REQUEST and rule.cool_after and previous_failures >= rule.cool_after - 1:
+            scope = Scope.ACCOUNT_MODEL
+            explicit = None  # the short hint is what kept failing; the ladder takes over
         if f.status == 429:
             account_state = ""  # a 429 is about load or quota, never about the account's standing
-        if rule.scope is Scope.REQUEST:
+        if scope is Scope.REQUEST:
             if explicit is not None:
                 backoff = min(explicit, rule.cap)
         elif not account_state:
@@ -389,7 +397,7 @@ class Classifier:
                     cooldown = max(cooldown, rule.ladder[step])
             elif rule.ladder:
                 cooldown = rule.ladder[step]
-            cooldown = min(cooldown, rule.cap, self.cap)
+            cooldown = min(cooldown, rule.cap if scope is rule.scope else max(rule.ladder, default=rule.cap), self.cap)
             if cooldown <= 0:
                 cooldown = 1.0  # a rule that cools must cool, or the same account is hammered again
         if explicit is not None:
@@ -398,7 +406,7 @@ class Classifier:
             source = "ladder" if (rule.ladder or rule.backoff) else "none"
         return Decision(
             kind=rule.kind,
-            scope=rule.scope,
+            scope=scope,
             cooldown=cooldown,
             rotate=rule.rotate,
             retry=rule.retry,
