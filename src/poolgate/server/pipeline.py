@@ -108,6 +108,8 @@ async def relay(
             captured.append(item)
             yield item
         if opened is None:
+            if encoder.keepalive:
+                yield encoder.keepalive  # committed after a silent interval: show life at once
             opened = await source  # type: ignore[misc]
         async for chunk in opened.chunks():
             for item in encoder.feed(chunk):
