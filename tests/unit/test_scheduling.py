@@ -303,3 +303,11 @@ def stored_state(data_dir: Path, account_id: str) -> str:
         return account.state if account else ""
     finally:
         store.close()
+
+
+async def test_a_wait_that_outlasts_the_deadline_is_not_taken(make_pool: MakePool) -> None:
+    pool: Pool = await make_pool(accounts=[Account("", API_KEY, "solo", KEYS[0])])
+    pool.script(KEYS[0], {"status": 429, "reason": "RATE_LIMIT_EXCEEDED", "retry_delay": "1.5s"})
+    answer, _ = await pool.ask(deadline=pool.clock.now() + 1.0)
+    assert isinstance(answer, GatewayError) and answer.status == 429 and answer.retry_after == 1.5
+    assert pool.clock.slept == [] and pool.calls() == [KEYS[0]]
