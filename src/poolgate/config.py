@@ -66,6 +66,7 @@ class UpstreamConfig:
     connect_timeout: float = 20.0
     media_fetch_allowlist: list[str] = field(default_factory=list)
     media_fetch_max_mb: int = 20
+    media_fetch_timeout_seconds: float = 30.0
     quota_refresh_minutes: float = 15.0
 
 

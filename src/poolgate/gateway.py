@@ -130,6 +130,14 @@ class Gateway:
 
         return await self._run(call, ctx, attempt)
 
+    async def count_tokens(self, call: UpstreamCall, ctx: RequestContext) -> JSON:
+        """countTokens on a usable account; `call.body` is the countTokens request body."""
+
+        async def attempt(account: Account) -> JSON:
+            return await self.transport_for(account).count_tokens(account, call.model, call.body)
+
+        return await self._run(call, ctx, attempt)
+
     def _mid_stream_reporter(
         self, account: Account, call: UpstreamCall
     ) -> Callable[[UpstreamFailure], Awaitable[None]]:

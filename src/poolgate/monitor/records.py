@@ -12,6 +12,7 @@ from typing import Any
 
 from poolgate.config import MonitorConfig
 from poolgate.gateway import RequestContext
+from poolgate.store.responses import ResponseStore
 from poolgate.store.sql import SqlStore
 
 log = logging.getLogger("poolgate.monitor")
@@ -157,4 +158,5 @@ class RequestLog:
 
     async def enforce_retention(self, now: float) -> int:
         cutoff = now - self.config.retention_days * 86400
+        await asyncio.to_thread(ResponseStore(self.store.engine).delete_before, cutoff)
         return await asyncio.to_thread(self.store.delete_logs_before, cutoff)

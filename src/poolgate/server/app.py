@@ -28,7 +28,7 @@ from poolgate.server.asgi import (
     send_response,
     send_stream,
 )
-from poolgate.server.handlers import openai
+from poolgate.server.handlers import anthropic, gemini, openai, responses
 from poolgate.services import Services
 
 log = logging.getLogger("poolgate.server")
@@ -60,6 +60,11 @@ class Route:
     protocol: str
     auth: str = CLIENT
     logged: bool = True
+    # For paths two protocols share (GET /v1/models): picks the protocol from the request.
+    choose: Callable[[Request], str] | None = None
+
+    def protocol_for(self, req: Request) -> str:
+        return self.choose(req) if self.choose is not None else self.protocol
 
 
 async def health(req: Request, ctx: RequestContext, svc: Services) -> Response:
@@ -101,11 +106,31 @@ def default_routes() -> Router:
     r = Router()
     r.add("GET", "/healthz", Route(health, PLAIN, CLIENT, logged=False))
     r.add("GET", "/health", Route(health, PLAIN, CLIENT, logged=False))
-    r.add("GET", "/v1/models", Route(openai.list_models, OPENAI, logged=False))
+    # One model list for every family: Gemini's shape for Gemini credentials, Anthropic's when the
+    # request carries `anthropic-version`, else OpenAI's.
+    r.add("GET", "/v1/models", Route(gemini.list_models_any, OPENAI, logged=False, choose=_gemini_if_goog_key))
     r.add("POST", "/v1/chat/completions", Route(openai.chat_completions, OPENAI))
     r.add("POST", "/v1/completions", Route(openai.completions, OPENAI))
-    r.add("POST", "/v1/responses", Route(openai.responses, OPENAI))
+    r.add("POST", "/v1/messages", Route(anthropic.messages, ANTHROPIC))
+    r.add("POST", "/v1/messages/count_tokens", Route(anthropic.count_tokens, ANTHROPIC))
+    r.add("POST", "/v1/responses", Route(responses.create, OPENAI))
+    r.add("GET", "/v1/responses", Route(responses.refuse_websocket, OPENAI, logged=False))
+    r.add_prefix("GET", responses.PREFIX, Route(responses.retrieve, OPENAI, logged=False))
+    r.add_prefix("DELETE", responses.PREFIX, Route(responses.delete, OPENAI, logged=False))
+    add_gemini_routes(r)
     return r
+
+
+def _gemini_if_goog_key(req: Request) -> str:
+    return GEMINI if gemini.has_gemini_credentials(req) else OPENAI
+
+
+def add_gemini_routes(r: Router) -> None:
+    r.add("GET", "/v1beta/models", Route(gemini.list_models, GEMINI, logged=False))
+    r.add_prefix("GET", "/v1beta/models/", Route(gemini.get_model, GEMINI, logged=False))
+    r.add_prefix("POST", "/v1beta/models/", Route(gemini.model_action, GEMINI))
+    r.add_prefix("GET", "/v1/models/", Route(gemini.get_model_any, OPENAI, logged=False, choose=_gemini_if_goog_key))
+    r.add_prefix("POST", "/v1/models/", Route(gemini.model_action, GEMINI))
 
 
 _HINTS = (
@@ -152,7 +177,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
             await send_response(send, Response(204, b"", base_headers))
             return
         route, path_known = routes.match(req.method, req.path)
-        protocol = route.protocol if route else _protocol_for_path(req.path)
+        protocol = route.protocol_for(req) if route else _protocol_for_path(req.path)
         ctx.protocol = protocol
         watcher: asyncio.Task[None] | None = None
         try:
@@ -165,7 +190,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                     ErrorKind.NOT_FOUND,
                     f"Unknown route {req.method} {req.path}.{not_found_hint(req.path, routes)}",
                 )
-            _authenticate(route, req, svc, mode)
+            _authenticate(route, req, svc, mode, protocol)
             if route.logged:
                 # The body is read before the watcher starts so the two never compete for receive().
                 await req.body(body_limit)
@@ -231,10 +256,10 @@ def _protocol_for_path(path: str) -> str:
     return OPENAI
 
 
-def _authenticate(route: Route, req: Request, svc: Services, mode: str) -> None:
+def _authenticate(route: Route, req: Request, svc: Services, mode: str, protocol: str) -> None:
     if route.auth == PUBLIC:
         return
-    query = req.query if route.protocol == GEMINI else None
+    query = req.query if protocol == GEMINI else None
     key = auth.extract_key(req.headers, query)
     if route.auth == ADMIN_AUTH:
         auth.check_admin(key, svc.admin_secret)

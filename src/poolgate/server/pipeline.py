@@ -13,11 +13,13 @@ import orjson
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.gateway import OpenStream, RequestContext
 from poolgate.hub.events import Usage
+from poolgate.hub.signatures import CallIdAssigner, SignatureRecorder, restore_into_request
 from poolgate.hub.types import JSON, GenerateContentRequest
 from poolgate.pool.session import session_key
 from poolgate.protocols.encoder import StreamEncoder
 from poolgate.server.asgi import Headers, Request, Response, StreamResponse
 from poolgate.services import Services
+from poolgate.upstream import media
 from poolgate.upstream.base import UpstreamCall, UpstreamFailure
 
 log = logging.getLogger("poolgate.pipeline")
@@ -48,6 +50,8 @@ def make_call(
 ) -> UpstreamCall:
     ctx.stream = stream
     ctx.session_key = session_key(req.headers, hint, hub)
+    # Every protocol replays calls without the signatures clients never saw; put them back here, once.
+    restore_into_request(hub, ctx.session_key, svc.signatures, ctx.mapped_model)
     return UpstreamCall(
         model=ctx.mapped_model,
         body=dict(hub),
@@ -60,6 +64,10 @@ def make_call(
 
 async def answer_json(ctx: RequestContext, svc: Services, call: UpstreamCall, from_hub: FromHub) -> Response:
     answer = await svc.gateway.generate(call, ctx)
+    CallIdAssigner(ctx.request_id).apply(answer)
+    recorder = SignatureRecorder(ctx.session_key, svc.signatures)
+    recorder.feed(answer)
+    recorder.close()
     body, usage = from_hub(answer)
     ctx.usage = usage
     raw = orjson.dumps(body)
@@ -88,7 +96,7 @@ async def answer_stream(
     encoder = make_encoder()
     return StreamResponse(
         200,
-        relay(source, encoder, ctx),
+        relay(source, encoder, ctx, SignatureRecorder(ctx.session_key, svc.signatures)),
         routing_headers(ctx, svc),
         media_type=encoder.media_type.encode(),
         keepalive=encoder.keepalive,
@@ -97,10 +105,14 @@ async def answer_stream(
 
 
 async def relay(
-    source: OpenStream | asyncio.Future[OpenStream], encoder: StreamEncoder, ctx: RequestContext
+    source: OpenStream | asyncio.Future[OpenStream],
+    encoder: StreamEncoder,
+    ctx: RequestContext,
+    recorder: SignatureRecorder | None = None,
 ) -> AsyncIterator[bytes]:
     """Encode chunks; after the first byte, failures become the protocol's in-stream error."""
     captured: list[bytes] = []
+    ids = CallIdAssigner(ctx.request_id)
     tail: list[bytes]
     opened: OpenStream | None = source if isinstance(source, OpenStream) else None
     try:
@@ -112,10 +124,16 @@ async def relay(
                 yield encoder.keepalive  # committed after a silent interval: show life at once
             opened = await source  # type: ignore[misc]
         async for chunk in opened.chunks():
+            ids.apply(chunk)
+            if recorder is not None:
+                recorder.feed(chunk)
             for item in encoder.feed(chunk):
                 if len(captured) < 2000:
                     captured.append(item)
                 yield item
+            if getattr(encoder, "done", False):
+                await opened.aclose()  # the encoder has its whole answer (a stop sequence matched)
+                break
         tail = encoder.finish()
     except UpstreamFailure as failure:
         err = GatewayError(ErrorKind.UPSTREAM_ERROR, f"Upstream failed mid-stream: {failure}")
@@ -133,6 +151,8 @@ async def relay(
         ctx.usage = encoder.usage
         if isinstance(source, asyncio.Future) and not source.done():
             source.cancel()
+        if recorder is not None:
+            recorder.close()
     for item in tail:
         captured.append(item)
         yield item
@@ -150,8 +170,11 @@ async def run(
     hint: str,
     from_hub: FromHub,
     make_encoder: MakeEncoder,
+    media_fields: dict[str, str] | None = None,
 ) -> Response | StreamResponse:
+    """`media_fields` maps a media URL to the client field it came from, for error messages."""
     route_model(ctx, svc, client_model)
+    await media.inline_remote_media(hub, svc.config.upstream, media_fields or {})
     call = make_call(ctx, svc, req, hub, stream, hint)
     if stream:
         return await answer_stream(ctx, svc, call, make_encoder)

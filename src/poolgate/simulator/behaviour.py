@@ -12,6 +12,10 @@ from poolgate.simulator.script import FunctionCallSpec, Step
 
 THINKING_TEXT: Final = "Let me think about that."
 _CALL_TOOL = re.compile(r"CALL_TOOL[ \t]+(\S+)[ \t]+(.*)$", re.MULTILINE)
+# `REPLY_WITH <text>` in the last user text makes the answer exactly <text> (for clients that wrap the prompt).
+_REPLY_WITH = re.compile(r"REPLY_WITH[ \t]+(.*?)[ \t]*$", re.MULTILINE)
+# Gemini's per-image rate; any inline blob is counted as one image.
+_BLOB_TOKENS: Final = 258
 _ECHO_LIMIT: Final = 200
 _JSON_ECHO_LIMIT: Final = 40
 _SCHEMA_DEPTH: Final = 8
@@ -27,6 +31,7 @@ class Reply:
     finish_reason: str = "STOP"
     usage: dict[str, Any] | None = None
     candidate_count: int = 1
+    logprobs: int | None = None  # None: not asked; else alternatives per token
 
 
 def reply_for(model: str, body: dict[str, Any], step: Step | None) -> Reply:
@@ -46,24 +51,34 @@ def reply_for(model: str, body: dict[str, Any], step: Step | None) -> Reply:
         usage = step.usage
     if usage is None:
         usage = compute_usage(body, text, calls, thoughts)
-    return Reply(text, thoughts, calls, finish, usage, _candidate_count(body))
+    return Reply(text, thoughts, calls, finish, usage, _candidate_count(body), wants_logprobs(body))
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:
-    """A cheap stand-in for a tokenizer: a quarter of the request's text characters, at least 1."""
+    """A cheap stand-in for a tokenizer: a quarter of the request's characters (text, calls, tools), 258 per blob."""
     chars = 0
     for content in _contents(body):
         for part in _parts(content):
             text = part.get("text")
             if isinstance(text, str):
                 chars += len(text)
+    blobs = 0
+    for content in _contents(body):
+        for part in _parts(content):
+            blobs += "inlineData" in part or "fileData" in part
+            for key in ("functionCall", "functionResponse"):
+                if isinstance(part.get(key), dict):
+                    chars += len(orjson.dumps(part[key]))
     system = body.get("systemInstruction") or body.get("system_instruction")
     if isinstance(system, dict):
         for part in _parts(system):
             text = part.get("text")
             if isinstance(text, str):
                 chars += len(text)
-    return max(1, chars // 4)
+    tools = body.get("tools")
+    if isinstance(tools, list) and tools:
+        chars += len(orjson.dumps(tools))
+    return max(1, chars // 4 + blobs * _BLOB_TOKENS)
 
 
 def compute_usage(
@@ -89,28 +104,68 @@ def _default_answer(model: str, body: dict[str, Any]) -> tuple[str, tuple[Functi
             if isinstance(response, dict):
                 return "Tool result: " + orjson.dumps(response.get("response")).decode(), ()
     user_text = _last_user_text(contents)
-    call = _tool_call(user_text, body)
-    if call is not None:
-        return "", (call,)
+    calls = _tool_calls(user_text, body)
+    if calls:
+        return "", calls
     config = _generation_config(body)
+    reply = _REPLY_WITH.search(user_text)
+    if reply is not None and reply.group(1):
+        return reply.group(1), ()
     mime = config.get("responseMimeType") or config.get("response_mime_type")
     if mime == "application/json":
         return _json_answer(config, user_text), ()
     return f"Hello from the simulator (model {model}). You said: {user_text[:_ECHO_LIMIT]}", ()
 
 
-def _tool_call(user_text: str, body: dict[str, Any]) -> FunctionCallSpec | None:
-    match = _CALL_TOOL.search(user_text)
-    if match is None:
+def _tool_calls(user_text: str, body: dict[str, Any]) -> tuple[FunctionCallSpec, ...]:
+    """One call per `CALL_TOOL <name> <json>` line naming a declared function: several lines, parallel calls."""
+    declared = _declared_functions(body)
+    calls: list[FunctionCallSpec] = []
+    for match in _CALL_TOOL.finditer(user_text):
+        name, raw_args = match.group(1), match.group(2).strip()
+        if name not in declared:
+            continue
+        try:
+            args = orjson.loads(raw_args) if raw_args else {}
+        except orjson.JSONDecodeError:
+            continue
+        calls.append(FunctionCallSpec(name=name, args=args if isinstance(args, dict) else {"value": args}))
+    return tuple(calls)
+
+
+def wants_logprobs(body: dict[str, Any]) -> int | None:
+    """None unless responseLogprobs is set; then how many alternatives per token were asked for."""
+    config = _generation_config(body)
+    if config.get("responseLogprobs") is not True:
         return None
-    name, raw_args = match.group(1), match.group(2).strip()
-    if name not in _declared_functions(body):
+    top = config.get("logprobs")
+    return top if isinstance(top, int) and not isinstance(top, bool) and top > 0 else 0
+
+
+def missing_signature(model: str, body: dict[str, Any]) -> str | None:
+    """Gemini 3's check: the first call of each model step in the current turn must carry its signature."""
+    if not model.startswith("gemini-3"):
         return None
-    try:
-        args = orjson.loads(raw_args) if raw_args else {}
-    except orjson.JSONDecodeError:
-        return None
-    return FunctionCallSpec(name=name, args=args if isinstance(args, dict) else {"value": args})
+    contents = _contents(body)
+    start = 0
+    for i, content in enumerate(contents):
+        if content.get("role", "user") != "model" and any("functionResponse" not in p for p in _parts(content)):
+            start = i + 1
+    for i, content in enumerate(contents[start:], start):
+        if content.get("role") != "model":
+            continue
+        for part in _parts(content):
+            if "functionCall" in part:
+                if not part.get("thoughtSignature"):
+                    return (
+                        f"Function call is missing a thought_signature in functionCall parts. This is required "
+                        f"for tools to work correctly, and missing thought_signature may lead to degraded model "
+                        f"performance. Additional data, function call `default_api:{part['functionCall'].get('name')}` "
+                        f", position {i + 1}. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures "
+                        f"for more details."
+                    )
+                break
+    return None
 
 
 def _declared_functions(body: dict[str, Any]) -> set[str]:

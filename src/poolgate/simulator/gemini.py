@@ -7,7 +7,7 @@ from typing import Any, Final
 import orjson
 
 from poolgate.simulator.asgi import JSON_HEADERS, SSE_HEADERS, ConnectionCut, Headers, Request
-from poolgate.simulator.behaviour import prompt_tokens, reply_for
+from poolgate.simulator.behaviour import missing_signature, prompt_tokens, reply_for
 from poolgate.simulator.google_errors import GoogleError, error_body
 from poolgate.simulator.routing import Route
 from poolgate.simulator.script import Step
@@ -63,6 +63,9 @@ async def _read_logged_call(
         raise GoogleError(400, "Invalid JSON payload received. Expected an object.")
     if check:
         check_model(model, request.params.get("version", "v1beta"), method)
+        unsigned = missing_signature(model, body) if method != "countTokens" else None
+        if unsigned:
+            raise GoogleError(400, unsigned)
     return key, body, record
 
 

@@ -27,6 +27,9 @@ def response_body(reply: Reply, model: str, response_id: str) -> dict[str, Any]:
         }
         for i in range(reply.candidate_count)
     ]
+    if reply.logprobs is not None:
+        for candidate in candidates:
+            candidate["logprobsResult"] = logprobs_result(reply.text, reply.logprobs)
     return {
         "candidates": candidates,
         "usageMetadata": reply.usage,
@@ -57,6 +60,9 @@ def stream_chunks(reply: Reply, model: str, response_id: str, text_chunks: int) 
     last = len(part_lists) - 1
     for n, parts in enumerate(part_lists):
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+        text = "".join(p["text"] for p in parts if isinstance(p.get("text"), str) and not p.get("thought"))
+        if reply.logprobs is not None and text:
+            candidate["logprobsResult"] = logprobs_result(text, reply.logprobs)
         chunk: dict[str, Any] = {"candidates": [candidate]}
         if n == last:
             candidate["finishReason"] = reply.finish_reason
@@ -65,6 +71,23 @@ def stream_chunks(reply: Reply, model: str, response_id: str, text_chunks: int) 
         chunk["responseId"] = response_id
         chunks.append(chunk)
     return chunks
+
+
+def logprobs_result(text: str, top: int) -> dict[str, Any]:
+    """Word-level stand-in for Gemini's logprobsResult: each word chosen, plus `top` made-up alternatives."""
+    chosen: list[dict[str, Any]] = []
+    tops: list[dict[str, Any]] = []
+    for n, token in enumerate(_WORDS.findall(text) or ([text] if text else [])):
+        entry = {"token": token, "tokenId": n, "logProbability": -0.25}
+        chosen.append(entry)
+        alternatives = [entry] + [
+            {"token": f"alt{k}", "tokenId": 10_000 + k, "logProbability": -2.0 - k} for k in range(max(0, top - 1))
+        ]
+        tops.append({"candidates": alternatives[:top]} if top else {"candidates": []})
+    result: dict[str, Any] = {"chosenCandidates": chosen}
+    if top:
+        result["topCandidates"] = tops
+    return result
 
 
 def split_text(text: str, n: int) -> list[str]:

@@ -87,6 +87,22 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        3,
+        "stored responses",
+        [
+            """CREATE TABLE responses (
+                id TEXT PRIMARY KEY,
+                created_at DOUBLE PRECISION NOT NULL,
+                model TEXT NOT NULL DEFAULT '',
+                status TEXT NOT NULL DEFAULT '',
+                previous_response_id TEXT NOT NULL DEFAULT '',
+                history_json TEXT NOT NULL,
+                response_json TEXT NOT NULL
+            )""",
+            "CREATE INDEX idx_responses_created_at ON responses (created_at)",
+        ],
+    ),
 ]
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 import orjson
 
 from poolgate.errors import invalid
-from poolgate.hub.types import JSON, Content, GenerateContentRequest, Part
+from poolgate.hub.types import JSON, Content, FunctionResponse, GenerateContentRequest, Part
 from poolgate.protocols import fields
+from poolgate.protocols.openai_chat import options, tools
+from poolgate.protocols.openai_chat.content import MediaRefs, assistant_text, user_parts
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -22,40 +25,14 @@ class ChatRequest:
     include_usage: bool = False
     n: int = 1
     session_hint: str = ""
+    logprobs: bool = False
+    legacy_functions: bool = False  # the client used `functions`: answer with `function_call`
+    media_fields: dict[str, str] = field(default_factory=dict)
 
 
 def generation_config(body: dict[str, Any]) -> JSON:
     """Sampling fields shared by chat and legacy completions."""
-    config: JSON = {}
-    temperature = fields.opt_number(body, "temperature", lo=0, hi=2)
-    if temperature is not None:
-        config["temperature"] = temperature
-    top_p = fields.opt_number(body, "top_p", lo=0, hi=1)
-    if top_p is not None:
-        config["topP"] = top_p
-    max_tokens = fields.opt_int(body, "max_completion_tokens", lo=1)
-    if max_tokens is None:
-        max_tokens = fields.opt_int(body, "max_tokens", lo=1)
-    if max_tokens is not None:
-        config["maxOutputTokens"] = max_tokens
-    stop = fields.stop_sequences(body)
-    if stop:
-        config["stopSequences"] = stop[:5]
-    seed = fields.opt_int(body, "seed")
-    if seed is not None:
-        config["seed"] = seed
-    presence = fields.opt_number(body, "presence_penalty", lo=-2, hi=2)
-    if presence is not None:
-        config["presencePenalty"] = presence
-    frequency = fields.opt_number(body, "frequency_penalty", lo=-2, hi=2)
-    if frequency is not None:
-        config["frequencyPenalty"] = frequency
-    n = fields.opt_int(body, "n", lo=1)
-    if n is not None and n > 1:
-        if n > 8:
-            raise invalid("'n' must be at most 8.", "n")
-        config["candidateCount"] = n
-    return config
+    return options.sampling(body)
 
 
 def text_of(content: object, where: str) -> str:
@@ -78,68 +55,6 @@ def text_of(content: object, where: str) -> str:
     raise invalid(f"'{where}' must be a string or an array of content parts.", where)
 
 
-def user_parts(content: object, where: str) -> list[Part]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"text": content}]
-    if not isinstance(content, list):
-        raise invalid(f"'{where}' must be a string or an array of content parts.", where)
-    parts: list[Part] = []
-    for i, item in enumerate(content):
-        at = f"{where}[{i}]"
-        if not isinstance(item, dict):
-            raise invalid(f"'{at}' must be an object.", at)
-        kind = item.get("type")
-        if kind == "text":
-            text = item.get("text")
-            if not isinstance(text, str):
-                raise invalid(f"'{at}.text' must be a string.", f"{at}.text")
-            parts.append({"text": text})
-        elif kind == "image_url":
-            parts.append(image_part(item.get("image_url"), f"{at}.image_url"))
-        else:
-            raise invalid(f"Unsupported content part type '{kind}' at '{at}.type'.", f"{at}.type")
-    return parts
-
-
-def image_part(spec: object, where: str) -> Part:
-    url = spec.get("url") if isinstance(spec, dict) else spec
-    if not isinstance(url, str) or not url:
-        raise invalid(f"'{where}.url' must be a string.", f"{where}.url")
-    if url.startswith("data:"):
-        header, _, payload = url.partition(",")
-        mime = header[5:].split(";")[0] or "image/png"
-        if ";base64" not in header or not payload:
-            raise invalid(f"'{where}.url' must be a base64 data URL.", f"{where}.url")
-        return {"inlineData": {"mimeType": mime, "data": payload}}
-    if url.startswith(("http://", "https://")):
-        # Fetched later by the media fetcher (with its SSRF guard); the hub carries it as fileData.
-        return {"fileData": {"mimeType": "image/*", "fileUri": url}}
-    raise invalid(f"'{where}.url' must be a data: or http(s) URL.", f"{where}.url")
-
-
-def _tool_calls(message: dict[str, Any], where: str) -> list[Part]:
-    parts: list[Part] = []
-    calls = fields.opt_list(message, "tool_calls", f"{where}.tool_calls") or []
-    for i, call in enumerate(calls):
-        at = f"{where}.tool_calls[{i}]"
-        if not isinstance(call, dict) or not isinstance(call.get("function"), dict):
-            raise invalid(f"'{at}.function' must be an object.", f"{at}.function")
-        fn = call["function"]
-        name = fields.req_str(fn, "name", f"{at}.function.name")
-        raw_args = fn.get("arguments") or "{}"
-        try:
-            args = orjson.loads(raw_args) if isinstance(raw_args, str) else raw_args
-        except orjson.JSONDecodeError:
-            args = {"_raw": raw_args}
-        part: Part = {"functionCall": {"name": name, "args": args if isinstance(args, dict) else {"value": args}}}
-        if isinstance(call.get("id"), str):
-            part["functionCall"]["id"] = call["id"]
-        parts.append(part)
-    return parts
-
-
 def _append(contents: list[Content], role: str, parts: list[Part]) -> None:
     if not parts:
         return
@@ -149,13 +64,23 @@ def _append(contents: list[Content], role: str, parts: list[Part]) -> None:
         contents.append({"role": role, "parts": parts})
 
 
-def messages_to_contents(messages: list[Any]) -> tuple[list[Content], list[str]]:
-    """Contents (same-role turns merged) and the system texts, from OpenAI messages."""
-    system: list[str] = []
-    contents: list[Content] = []
-    call_names: dict[str, str] = {}
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
+def _tool_response(text: str) -> dict[str, Any]:
+    """A tool result as Gemini's response object: a JSON object as is, anything else under `result`."""
+    try:
+        value = orjson.loads(text) if text.strip() else ""
+    except orjson.JSONDecodeError:
+        return {"result": text}
+    return value if isinstance(value, dict) else {"result": value}
+
+
+class _Converter:
+    def __init__(self, refs: MediaRefs) -> None:
+        self.refs = refs
+        self.system: list[str] = []
+        self.contents: list[Content] = []
+        self.call_names: dict[str, str] = {}
+
+    def message(self, message: object, where: str) -> None:
         if not isinstance(message, dict):
             raise invalid(f"'{where}' must be an object.", where)
         role = message.get("role")
@@ -165,65 +90,132 @@ def messages_to_contents(messages: list[Any]) -> tuple[list[Content], list[str]]
         if role in ("system", "developer"):
             text = text_of(content, f"{where}.content")
             if text:
-                system.append(text)
+                self.system.append(text)
         elif role == "user":
-            _append(contents, "user", user_parts(content, f"{where}.content"))
+            _append(self.contents, "user", user_parts(content, f"{where}.content", self.refs))
         elif role == "assistant":
-            parts: list[Part] = []
-            text = text_of(content, f"{where}.content")
-            if text:
-                parts.append({"text": text})
-            calls = _tool_calls(message, where)
-            for part in calls:
-                fc = part["functionCall"]
-                if "id" in fc:
-                    call_names[fc["id"]] = fc["name"]
-            parts.extend(calls)
-            _append(contents, "model", parts)
+            self.assistant(message, where)
         else:
-            call_id = message.get("tool_call_id") if role == "tool" else None
-            name = message.get("name") or (call_names.get(call_id, "") if isinstance(call_id, str) else "")
-            text = text_of(content, f"{where}.content")
-            try:
-                response = orjson.loads(text) if text else {}
-            except orjson.JSONDecodeError:
-                response = None
-            if not isinstance(response, dict):
-                response = {"result": text if response is None else response}
-            fr: dict[str, Any] = {"name": str(name or "tool"), "response": response}
-            if isinstance(call_id, str):
-                fr["id"] = call_id
-            _append(contents, "user", [{"functionResponse": fr}])  # type: ignore[typeddict-item]
-    return contents, system
+            self.tool_result(message, role, where)
+
+    def assistant(self, message: dict[str, Any], where: str) -> None:
+        # reasoning_content is not replayed: Gemini ignores client-sent thoughts; signatures carry the state.
+        parts: list[Part] = []
+        text = assistant_text(message.get("content"), f"{where}.content")
+        if text:
+            parts.append({"text": text})
+        calls = tools.call_parts(message, where)
+        for part in calls:
+            call = part["functionCall"]
+            if "id" in call:
+                self.call_names[call["id"]] = call["name"]
+        parts.extend(calls)
+        _append(self.contents, "model", parts)
+
+    def tool_result(self, message: dict[str, Any], role: str, where: str) -> None:
+        text = text_of(message.get("content"), f"{where}.content")
+        if role == "tool":
+            call_id = fields.req_str(message, "tool_call_id", f"{where}.tool_call_id")
+            name = self.call_names.get(call_id)
+        else:
+            call_id = ""
+            name = fields.opt_str(message, "name", f"{where}.name")
+        if not name:
+            # A result whose call is not in the history (a client that trimmed it): Gemini would reject a
+            # functionResponse without its functionCall, so the model reads it as text instead.
+            _append(self.contents, "user", [{"text": f"[Tool result for call {call_id or '?'}]: {text}"}])
+            return
+        response: FunctionResponse = {"name": name, "response": _tool_response(text)}
+        if call_id:
+            response["id"] = call_id
+        _append(self.contents, "user", [{"functionResponse": response}])
 
 
-def to_hub(body: dict[str, Any]) -> ChatRequest:
-    model = fields.req_str(body, "model")
-    messages = fields.opt_list(body, "messages")
-    if not messages:
-        raise invalid("'messages' must be a non-empty array.", "messages")
-    contents, system = messages_to_contents(messages)
-    if not contents:
-        raise invalid("'messages' must contain at least one user or assistant message.", "messages")
-    hub: GenerateContentRequest = {"contents": contents}
-    if system:
-        hub["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
-    config = generation_config(body)
-    if config:
-        hub["generationConfig"] = config
-    stream = bool(fields.opt_bool(body, "stream"))
-    options = fields.opt_dict(body, "stream_options") or {}
-    hint = ""
+NO_RESULT: Final = "No result was provided for this call (the client did not send one)."
+
+
+def answer_unanswered_calls(contents: list[Content]) -> None:
+    """Give every call a response in the next user turn.
+
+    Gemini rejects a turn whose function responses do not match the preceding calls one to one, which
+    happens when a user interrupts a tool run and just types on. The missing results are stated, not
+    invented, so the model knows the call did not complete.
+    """
+    for i in range(len(contents) - 1):
+        calls = [p["functionCall"] for p in contents[i].get("parts", []) if "functionCall" in p]
+        following = contents[i + 1]
+        if contents[i].get("role") != "model" or not calls or following.get("role") != "user":
+            continue
+        parts = following.setdefault("parts", [])
+        answered_ids = {p["functionResponse"].get("id") for p in parts if "functionResponse" in p}
+        answered_names = [p["functionResponse"].get("name") for p in parts if "functionResponse" in p]
+        missing: list[Part] = []
+        for call in calls:
+            call_id = call.get("id")
+            if call_id and call_id in answered_ids:
+                continue
+            if not call_id and call["name"] in answered_names:
+                answered_names.remove(call["name"])
+                continue
+            response: FunctionResponse = {"name": call["name"], "response": {"error": NO_RESULT}}
+            if call_id:
+                response["id"] = call_id
+            missing.append({"functionResponse": response})
+        parts[:0] = missing
+
+
+def messages_to_contents(messages: list[Any], refs: MediaRefs | None = None) -> tuple[list[Content], list[str]]:
+    """Contents (same-role turns merged) and the system texts, from OpenAI messages."""
+    converter = _Converter(refs or MediaRefs())
+    for i, message in enumerate(messages):
+        converter.message(message, f"messages[{i}]")
+    answer_unanswered_calls(converter.contents)
+    return converter.contents, converter.system
+
+
+def _session_hint(body: dict[str, Any]) -> str:
     for key in ("prompt_cache_key", "user", "safety_identifier"):
         value = body.get(key)
         if isinstance(value, str) and value:
-            hint = f"{key}:{value}"
-            break
+            return f"{key}:{value}"
+    return ""
+
+
+def to_hub(body: dict[str, Any], resolve: Callable[[str], str] = lambda m: m) -> ChatRequest:
+    """`resolve` maps the client model to the upstream one: reasoning settings depend on the family."""
+    model = fields.req_str(body, "model")
+    legacy = body.get("functions") is not None and body.get("tools") is None
+    body = tools.legacy_to_tools(body)
+    messages = fields.opt_list(body, "messages")
+    if not messages:
+        raise invalid("'messages' must be a non-empty array.", "messages")
+    refs = MediaRefs()
+    contents, system = messages_to_contents(messages, refs)
+    if not contents:
+        # OpenAI accepts a conversation of empty messages; Gemini rejects empty contents and empty text.
+        contents = [{"role": "user", "parts": [{"text": " "}]}]
+    hub: GenerateContentRequest = {"contents": contents}
+    if system:
+        hub["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
+    decls = tools.declarations(body)
+    tool_config, decls = tools.tool_config(body, decls)
+    if decls:
+        hub["tools"] = [{"functionDeclarations": decls}]
+    if tool_config is not None:
+        hub["toolConfig"] = tool_config
+    config = options.generation_config(body, resolve(model))
+    if config:
+        hub["generationConfig"] = config
+    stream = bool(fields.opt_bool(body, "stream"))
+    stream_options = fields.opt_dict(body, "stream_options") or {}
     return ChatRequest(
         model=model,
         hub=hub,
         stream=stream,
-        include_usage=bool(options.get("include_usage")),
+        include_usage=bool(stream_options.get("include_usage")),
         n=int(config.get("candidateCount", 1)),
-        session_hint=hint,
+        session_hint=_session_hint(body),
+        logprobs=bool(config.get("responseLogprobs")),
+        legacy_functions=legacy,
+        media_fields=refs.fields,
     )

@@ -1,4 +1,4 @@
-"""Hub answer → OpenAI chat.completion body; usage and finish-reason mapping shared with the stream."""
+"""Hub answer → OpenAI chat.completion body; usage, finish-reason and logprob mapping shared with the stream."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import orjson
 from poolgate.hub.events import (
     SAFETY_REASONS,
     Finish,
+    InlineData,
     TextDelta,
     ThoughtDelta,
     ToolCall,
@@ -19,6 +20,7 @@ from poolgate.hub.types import JSON
 
 
 def finish_reason(reason: str | None, has_tool_calls: bool) -> str | None:
+    """Gemini's finish reasons never leak: every one maps onto OpenAI's five."""
     if has_tool_calls:
         return "tool_calls"
     if reason is None:
@@ -27,8 +29,6 @@ def finish_reason(reason: str | None, has_tool_calls: bool) -> str | None:
         return "length"
     if reason in SAFETY_REASONS:
         return "content_filter"
-    if reason in ("MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL"):
-        return "stop"
     return "stop"
 
 
@@ -45,10 +45,69 @@ def usage_json(usage: Usage | None) -> JSON:
 
 
 def tool_call_id(request_id: str, index: int, call_id: str | None) -> str:
-    return call_id or f"call_{request_id[-12:]}_{index}"
+    """The pipeline gives every call an id before encoding; this only covers direct use of the converters."""
+    return call_id or f"call_{request_id[:24]}_{index}"
 
 
-def from_hub(answer: JSON, *, request_id: str, model: str, created: int) -> tuple[JSON, Usage | None]:
+def arguments(args: dict[str, Any]) -> str:
+    return orjson.dumps(args).decode()
+
+
+def image_markdown(ev: InlineData) -> str:
+    return f"![image](data:{ev.mime_type or 'image/png'};base64,{ev.data})"
+
+
+def _token(entry: object) -> tuple[str, float]:
+    if not isinstance(entry, dict):
+        return "", 0.0
+    return str(entry.get("token") or ""), float(entry.get("logProbability") or 0.0)
+
+
+def logprobs_json(result: object) -> JSON | None:
+    """Gemini's logprobsResult as OpenAI's choice.logprobs (chosen token plus its alternatives)."""
+    if not isinstance(result, dict):
+        return None
+    chosen = result.get("chosenCandidates") or []
+    tops = result.get("topCandidates") or []
+    content: list[JSON] = []
+    for i, entry in enumerate(chosen):
+        token, logprob = _token(entry)
+        alternatives: list[JSON] = []
+        top = tops[i] if i < len(tops) and isinstance(tops[i], dict) else {}
+        for alt in top.get("candidates") or []:
+            alt_token, alt_logprob = _token(alt)
+            alternatives.append({"token": alt_token, "logprob": alt_logprob, "bytes": list(alt_token.encode())})
+        content.append(
+            {"token": token, "logprob": logprob, "bytes": list(token.encode()), "top_logprobs": alternatives}
+        )
+    return {"content": content, "refusal": None}
+
+
+def candidate_logprobs(answer: JSON) -> dict[int, JSON]:
+    found: dict[int, JSON] = {}
+    for cand in answer.get("candidates") or ():
+        if isinstance(cand, dict) and cand.get("logprobsResult") is not None:
+            converted = logprobs_json(cand["logprobsResult"])
+            if converted is not None:
+                found[int(cand.get("index") or 0)] = converted
+    return found
+
+
+def blocked(answer: JSON) -> bool:
+    feedback = answer.get("promptFeedback")
+    return isinstance(feedback, dict) and bool(feedback.get("blockReason"))
+
+
+def from_hub(
+    answer: JSON,
+    *,
+    request_id: str,
+    model: str,
+    created: int,
+    n: int = 1,
+    logprobs: bool = False,
+    legacy_functions: bool = False,
+) -> tuple[JSON, Usage | None]:
     """Build chat.completion from one upstream answer; returns the body and the usage seen."""
     texts: dict[int, list[str]] = {}
     thoughts: dict[int, list[str]] = {}
@@ -59,6 +118,8 @@ def from_hub(answer: JSON, *, request_id: str, model: str, created: int) -> tupl
     for ev in events_from_chunk(answer):
         if isinstance(ev, TextDelta):
             texts.setdefault(ev.index, []).append(ev.text)
+        elif isinstance(ev, InlineData):
+            texts.setdefault(ev.index, []).append(image_markdown(ev))
         elif isinstance(ev, ThoughtDelta):
             thoughts.setdefault(ev.index, []).append(ev.text)
         elif isinstance(ev, ToolCall):
@@ -66,7 +127,7 @@ def from_hub(answer: JSON, *, request_id: str, model: str, created: int) -> tupl
                 {
                     "id": tool_call_id(request_id, count, ev.call_id),
                     "type": "function",
-                    "function": {"name": ev.name, "arguments": orjson.dumps(ev.args).decode()},
+                    "function": {"name": ev.name, "arguments": arguments(ev.args)},
                 }
             )
             count += 1
@@ -74,22 +135,30 @@ def from_hub(answer: JSON, *, request_id: str, model: str, created: int) -> tupl
             reasons[ev.index] = ev.reason
         elif isinstance(ev, Usage):
             usage = ev
-    indices = sorted(set(texts) | set(thoughts) | set(calls) | set(reasons)) or [0]
+    probs = candidate_logprobs(answer) if logprobs else {}
+    indices = sorted(set(texts) | set(thoughts) | set(calls) | set(reasons) | set(range(n)))
+    default_reason = "SAFETY" if blocked(answer) else "STOP"
     choices: list[JSON] = []
     for idx in indices:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(texts.get(idx, [])) or None}
         if idx in thoughts:
             message["reasoning_content"] = "".join(thoughts[idx])
-        if idx in calls:
+        reason = finish_reason(reasons.get(idx, default_reason), idx in calls)
+        if idx in calls and legacy_functions:
+            # The deprecated `functions` API has room for one call and names it `function_call`.
+            message["function_call"] = calls[idx][0]["function"]
+            reason = "function_call"
+        elif idx in calls:
             message["tool_calls"] = calls[idx]
         elif message["content"] is None:
             message["content"] = ""
+        message["refusal"] = None
         choices.append(
             {
                 "index": idx,
                 "message": message,
-                "logprobs": None,
-                "finish_reason": finish_reason(reasons.get(idx, "STOP"), idx in calls),
+                "logprobs": probs.get(idx, {"content": [], "refusal": None}) if logprobs else None,
+                "finish_reason": reason,
             }
         )
     body: JSON = {

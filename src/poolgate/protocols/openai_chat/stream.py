@@ -1,26 +1,51 @@
-"""ChatEncoder: hub chunks → chat.completion.chunk SSE items (a state machine, no I/O)."""
+"""ChatEncoder: hub chunks → chat.completion.chunk SSE items (a state machine, no I/O).
+
+Every choice opens with a role chunk; text and thoughts stream as `content` / `reasoning_content`
+deltas; each function call gets its own `index` within its choice (so parallel calls of the same
+function stay apart), first announced with id and name, then its arguments as a delta. The finish
+chunk carries `tool_calls` when any call was made; usage comes last when `include_usage` is set.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from poolgate.errors import GatewayError
-from poolgate.hub.events import Finish, TextDelta, ThoughtDelta, ToolCall, Usage, events_from_chunk
+from poolgate.hub.events import Finish, InlineData, TextDelta, ThoughtDelta, ToolCall, Usage, events_from_chunk
 from poolgate.hub.types import JSON
 from poolgate.protocols import sse
 from poolgate.protocols.openai_chat.errors import stream_error
-from poolgate.protocols.openai_chat.response import finish_reason, tool_call_id, usage_json
+from poolgate.protocols.openai_chat.response import (
+    arguments,
+    blocked,
+    candidate_logprobs,
+    finish_reason,
+    image_markdown,
+    tool_call_id,
+    usage_json,
+)
 
 
 class ChatEncoder:
     keepalive = sse.COMMENT_KEEPALIVE
     media_type = "text/event-stream"
 
-    def __init__(self, *, request_id: str, model: str, created: int, include_usage: bool) -> None:
+    def __init__(
+        self,
+        *,
+        request_id: str,
+        model: str,
+        created: int,
+        include_usage: bool,
+        n: int = 1,
+        logprobs: bool = False,
+        legacy_functions: bool = False,
+    ) -> None:
+        self.legacy_functions = legacy_functions
         self.request_id = request_id
         self.include_usage = include_usage
+        self.n = n
+        self.logprobs = logprobs
         self.usage: Usage | None = None
         self._base: dict[str, Any] = {
             "id": f"chatcmpl-{request_id}",
@@ -32,9 +57,10 @@ class ChatEncoder:
         self._tool_index: dict[int, int] = {}
         self._reasons: dict[int, str] = {}
         self._calls = 0
+        self._blocked = False
 
-    def _chunk(self, index: int, delta: JSON, finish: str | None = None) -> bytes:
-        choice: JSON = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+    def _chunk(self, index: int, delta: JSON, finish: str | None = None, logprobs: JSON | None = None) -> bytes:
+        choice: JSON = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         body = dict(self._base)
         body["choices"] = [choice]
         if self.include_usage:
@@ -51,39 +77,58 @@ class ChatEncoder:
 
     def feed(self, chunk: JSON) -> list[bytes]:
         out: list[bytes] = []
+        probs = candidate_logprobs(chunk) if self.logprobs else {}
+        self._blocked = self._blocked or blocked(chunk)
         for ev in events_from_chunk(chunk):
-            if isinstance(ev, TextDelta):
-                if ev.text:
+            if isinstance(ev, TextDelta | InlineData):
+                text = ev.text if isinstance(ev, TextDelta) else image_markdown(ev)
+                if text:
                     self._open(ev.index, out)
-                    out.append(self._chunk(ev.index, {"content": ev.text}))
+                    out.append(self._chunk(ev.index, {"content": text}, logprobs=probs.pop(ev.index, None)))
             elif isinstance(ev, ThoughtDelta):
                 if ev.text:
                     self._open(ev.index, out)
                     out.append(self._chunk(ev.index, {"reasoning_content": ev.text}))
             elif isinstance(ev, ToolCall):
-                self._open(ev.index, out)
-                position = self._tool_index.get(ev.index, 0)
-                self._tool_index[ev.index] = position + 1
-                call = {
-                    "index": position,
-                    "id": tool_call_id(self.request_id, self._calls, ev.call_id),
-                    "type": "function",
-                    "function": {"name": ev.name, "arguments": orjson.dumps(ev.args).decode()},
-                }
-                self._calls += 1
-                out.append(self._chunk(ev.index, {"tool_calls": [call]}))
+                self._tool_call(ev, out)
             elif isinstance(ev, Finish):
                 self._reasons[ev.index] = ev.reason
             elif isinstance(ev, Usage):
                 self.usage = ev
         return out
 
+    def _tool_call(self, ev: ToolCall, out: list[bytes]) -> None:
+        self._open(ev.index, out)
+        position = self._tool_index.get(ev.index, 0)
+        if self.legacy_functions:
+            # The deprecated `functions` API carries one call per choice; later ones are dropped.
+            if position == 0:
+                self._tool_index[ev.index] = 1
+                out.append(self._chunk(ev.index, {"function_call": {"name": ev.name, "arguments": ""}}))
+                out.append(self._chunk(ev.index, {"function_call": {"arguments": arguments(ev.args)}}))
+            return
+        self._tool_index[ev.index] = position + 1
+        head = {
+            "index": position,
+            "id": tool_call_id(self.request_id, self._calls, ev.call_id),
+            "type": "function",
+            "function": {"name": ev.name, "arguments": ""},
+        }
+        self._calls += 1
+        out.append(self._chunk(ev.index, {"tool_calls": [head]}))
+        out.append(
+            self._chunk(ev.index, {"tool_calls": [{"index": position, "function": {"arguments": arguments(ev.args)}}]})
+        )
+
     def finish(self) -> list[bytes]:
         out: list[bytes] = []
-        indices = sorted(self._started | set(self._reasons)) or [0]
+        indices = sorted(self._started | set(self._reasons) | set(range(self.n)))
+        default = "SAFETY" if self._blocked else "STOP"
         for index in indices:
             self._open(index, out)
-            reason = finish_reason(self._reasons.get(index, "STOP"), index in self._tool_index)
+            reason = finish_reason(self._reasons.get(index, default), index in self._tool_index)
+            if reason == "tool_calls" and self.legacy_functions:
+                reason = "function_call"
             out.append(self._chunk(index, {}, reason))
         if self.include_usage:
             body = dict(self._base)

@@ -1,50 +1,108 @@
-"""Responses request (`instructions` + `input`) → hub request."""
+"""Responses request → hub request, plus what the Response object echoes back."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from poolgate.errors import invalid
-from poolgate.hub.types import Content, GenerateContentRequest
+from poolgate.hub.types import JSON, Content, GenerateContentRequest
 from poolgate.protocols import fields
-from poolgate.protocols.openai_chat.request import ChatRequest, text_of
+from poolgate.protocols.openai_responses.items import to_contents
+from poolgate.protocols.openai_responses.tools import convert_tools
+from poolgate.protocols.schema import sanitize_schema
+
+# Thinking budgets per effort; "none" turns thinking off where the model allows it.
+EFFORT_BUDGETS: dict[str, int] = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768}
 
 
-def to_hub(body: dict[str, Any]) -> ChatRequest:
-    model = fields.req_str(body, "model")
-    system: list[str] = []
-    instructions = fields.opt_str(body, "instructions")
-    if instructions:
-        system.append(instructions)
+@dataclass(slots=True)
+class ResponsesRequest:
+    model: str
+    input_items: list[Any]
+    hub: GenerateContentRequest
+    stream: bool = False
+    store: bool = True
+    previous_response_id: str | None = None
+    session_hint: str = ""
+    echo: JSON = field(default_factory=dict)
+    namespaces: set[str] = field(default_factory=set)
+
+
+def input_items(body: dict[str, Any]) -> list[Any]:
+    """The request's `input` as a list of items (a string becomes one user message)."""
     raw = body.get("input")
-    contents: list[Content] = []
     if isinstance(raw, str):
-        contents.append({"role": "user", "parts": [{"text": raw}]})
-    elif isinstance(raw, list):
-        for i, item in enumerate(raw):
-            where = f"input[{i}]"
-            if not isinstance(item, dict):
-                raise invalid(f"'{where}' must be an object.", where)
-            role = item.get("role")
-            text = text_of(item.get("content"), f"{where}.content")
-            if role in ("system", "developer"):
-                system.append(text)
-            elif role in ("user", "assistant"):
-                hub_role = "user" if role == "user" else "model"
-                if contents and contents[-1]["role"] == hub_role:
-                    contents[-1]["parts"].append({"text": text})
-                else:
-                    contents.append({"role": hub_role, "parts": [{"text": text}]})
-            else:
-                raise invalid(f"'{where}.role' must be user, assistant, system or developer.", f"{where}.role")
-    else:
-        raise invalid("'input' must be a string or an array of input items.", "input")
+        return [{"type": "message", "role": "user", "content": raw}]
+    if isinstance(raw, list):
+        return list(raw)
+    if raw is None:
+        return []
+    raise invalid("'input' must be a string or an array of input items.", "input")
+
+
+def _thinking(reasoning: object) -> JSON | None:
+    if reasoning is None:
+        return None
+    if not isinstance(reasoning, dict):
+        raise invalid("'reasoning' must be an object.", "reasoning")
+    config: JSON = {}
+    effort = reasoning.get("effort")
+    if effort is not None:
+        if effort not in EFFORT_BUDGETS:
+            raise invalid(f"'reasoning.effort' must be one of {', '.join(EFFORT_BUDGETS)}.", "reasoning.effort")
+        config["thinkingBudget"] = EFFORT_BUDGETS[effort]
+    summary = reasoning.get("summary") or reasoning.get("generate_summary")
+    if summary is not None and effort != "none":
+        # OpenAI returns reasoning summaries only on request; Gemini's thought text plays that part.
+        config["includeThoughts"] = True
+    return config or None
+
+
+def _text_format(text: object, config: JSON) -> None:
+    if text is None:
+        return
+    if not isinstance(text, dict):
+        raise invalid("'text' must be an object.", "text")
+    fmt = text.get("format")
+    if fmt is None:
+        return
+    if not isinstance(fmt, dict):
+        raise invalid("'text.format' must be an object.", "text.format")
+    kind = fmt.get("type")
+    if kind == "json_schema":
+        schema = fmt.get("schema")
+        if not isinstance(schema, dict):
+            raise invalid("'text.format.schema' must be an object.", "text.format.schema")
+        config["responseMimeType"] = "application/json"
+        cleaned = sanitize_schema(schema)
+        if cleaned is not None:
+            config["responseSchema"] = cleaned
+    elif kind == "json_object":
+        config["responseMimeType"] = "application/json"
+    elif kind not in ("text", None):
+        raise invalid("'text.format.type' must be text, json_schema or json_object.", "text.format.type")
+
+
+def to_hub(body: dict[str, Any], history: list[Any] | None = None) -> ResponsesRequest:
+    """Parse a create request; `history` is the stored conversation a previous_response_id points at."""
+    model = fields.req_str(body, "model")
+    instructions = fields.opt_str(body, "instructions")
+    items = input_items(body)
+    all_items = [*(history or []), *items]
+    contents: list[Content]
+    contents, system = to_contents(all_items, instructions)
     if not contents:
-        raise invalid("'input' must contain at least one user message.", "input")
+        raise invalid("'input' must contain at least one message or tool output.", "input")
     hub: GenerateContentRequest = {"contents": contents}
     if system:
         hub["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
-    config: dict[str, Any] = {}
+    tools = convert_tools(body.get("tools"), body.get("tool_choice"), body.get("parallel_tool_calls"))
+    if tools.hub_tools:
+        hub["tools"] = tools.hub_tools  # type: ignore[typeddict-item]
+    if tools.tool_config:
+        hub["toolConfig"] = tools.tool_config  # type: ignore[typeddict-item]
+    config: JSON = {}
     temperature = fields.opt_number(body, "temperature", lo=0, hi=2)
     if temperature is not None:
         config["temperature"] = temperature
@@ -54,6 +112,56 @@ def to_hub(body: dict[str, Any]) -> ChatRequest:
     max_out = fields.opt_int(body, "max_output_tokens", lo=1)
     if max_out is not None:
         config["maxOutputTokens"] = max_out
+    thinking = _thinking(body.get("reasoning"))
+    if thinking:
+        config["thinkingConfig"] = thinking
+    _text_format(body.get("text"), config)
     if config:
-        hub["generationConfig"] = config
-    return ChatRequest(model=model, hub=hub, stream=bool(fields.opt_bool(body, "stream")))
+        hub["generationConfig"] = config  # type: ignore[typeddict-item]
+    previous = fields.opt_str(body, "previous_response_id")
+    store = fields.opt_bool(body, "store")
+    hint = ""
+    for key in ("prompt_cache_key", "safety_identifier", "user"):
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            hint = f"{key}:{value}"
+            break
+    return ResponsesRequest(
+        model=model,
+        input_items=all_items,
+        hub=hub,
+        stream=bool(fields.opt_bool(body, "stream")),
+        store=True if store is None else store,
+        previous_response_id=previous,
+        session_hint=hint,
+        echo=echo_fields(body, model, instructions, previous, store),
+        namespaces=tools.namespaces,
+    )
+
+
+def echo_fields(
+    body: dict[str, Any], model: str, instructions: str | None, previous: str | None, store: object
+) -> JSON:
+    """The request settings a Response object reports back."""
+    raw_reasoning, raw_text = body.get("reasoning"), body.get("text")
+    reasoning: dict[str, Any] = raw_reasoning if isinstance(raw_reasoning, dict) else {}
+    text: dict[str, Any] = raw_text if isinstance(raw_text, dict) else {}
+    parallel = body.get("parallel_tool_calls")
+    return {
+        "created_at": 0,
+        "model": model,
+        "instructions": instructions,
+        "max_output_tokens": body.get("max_output_tokens"),
+        "parallel_tool_calls": True if parallel is None else bool(parallel),
+        "previous_response_id": previous,
+        "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
+        "store": True if store is None else bool(store),
+        "temperature": body.get("temperature", 1.0),
+        "text": {"format": text.get("format") or {"type": "text"}},
+        "tool_choice": body.get("tool_choice") or "auto",
+        "tools": body.get("tools") or [],
+        "top_p": body.get("top_p", 1.0),
+        "truncation": "disabled",
+        "metadata": body.get("metadata") or {},
+        "prompt_cache_key": body.get("prompt_cache_key"),
+    }

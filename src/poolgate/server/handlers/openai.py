@@ -9,8 +9,6 @@ from poolgate.protocols import fields, openai_completions
 from poolgate.protocols.openai_chat import request as chat_request
 from poolgate.protocols.openai_chat import response as chat_response
 from poolgate.protocols.openai_chat.stream import ChatEncoder
-from poolgate.protocols.openai_responses import request as responses_request
-from poolgate.protocols.openai_responses import response as responses_response
 from poolgate.routing.table import BUILTIN_EXACT, BUILTIN_MODELS
 from poolgate.server import pipeline
 from poolgate.server.asgi import Request, Response, StreamResponse, json_response
@@ -27,7 +25,7 @@ async def read_body(req: Request, ctx: RequestContext, svc: Services) -> dict[st
 
 async def chat_completions(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
     body = await read_body(req, ctx, svc)
-    chat = chat_request.to_hub(body)
+    chat = chat_request.to_hub(body, resolve=lambda model: svc.router.resolve(model).model)
     created = int(time.time())
     return await pipeline.run(
         ctx,
@@ -38,11 +36,24 @@ async def chat_completions(req: Request, ctx: RequestContext, svc: Services) -> 
         stream=chat.stream,
         hint=chat.session_hint,
         from_hub=lambda answer: chat_response.from_hub(
-            answer, request_id=ctx.request_id, model=chat.model, created=created
+            answer,
+            request_id=ctx.request_id,
+            model=chat.model,
+            created=created,
+            n=chat.n,
+            logprobs=chat.logprobs,
+            legacy_functions=chat.legacy_functions,
         ),
         make_encoder=lambda: ChatEncoder(
-            request_id=ctx.request_id, model=chat.model, created=created, include_usage=chat.include_usage
+            request_id=ctx.request_id,
+            model=chat.model,
+            created=created,
+            include_usage=chat.include_usage,
+            n=chat.n,
+            logprobs=chat.logprobs,
+            legacy_functions=chat.legacy_functions,
         ),
+        media_fields=chat.media_fields,
     )
 
 
@@ -63,27 +74,6 @@ async def completions(req: Request, ctx: RequestContext, svc: Services) -> Respo
         ),
         make_encoder=lambda: openai_completions.CompletionEncoder(
             request_id=ctx.request_id, model=chat.model, created=created, include_usage=chat.include_usage
-        ),
-    )
-
-
-async def responses(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
-    body = await read_body(req, ctx, svc)
-    parsed = responses_request.to_hub(body)
-    created = int(time.time())
-    return await pipeline.run(
-        ctx,
-        svc,
-        req,
-        client_model=parsed.model,
-        hub=parsed.hub,
-        stream=False,
-        hint=parsed.session_hint,
-        from_hub=lambda answer: responses_response.from_hub(
-            answer, request_id=ctx.request_id, model=parsed.model, created=created
-        ),
-        make_encoder=lambda: ChatEncoder(
-            request_id=ctx.request_id, model=parsed.model, created=created, include_usage=False
         ),
     )
 

@@ -1,0 +1,317 @@
+"""ResponsesEncoder: hub chunks → the Responses API event stream (and, fed once, the final Response).
+
+The grammar follows OpenAI's documented events only: `response.created`, `response.in_progress`,
+per output item `response.output_item.added` … `response.output_item.done` with the content,
+reasoning-summary and function-call-argument events in between, and exactly one terminal
+`response.completed`, `response.incomplete` or `response.failed` (a failure is preceded by an
+`error` event). Every event carries a `sequence_number`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from poolgate.errors import ErrorKind, GatewayError
+from poolgate.hub.events import SAFETY_REASONS, Finish, TextDelta, ThoughtDelta, ToolCall, Usage, events_from_chunk
+from poolgate.hub.types import JSON
+from poolgate.protocols import sse
+from poolgate.protocols.openai_chat.errors import error_object
+from poolgate.protocols.openai_responses.items import encode_signature
+from poolgate.protocols.openai_responses.tools import split_name
+
+
+def usage_json(usage: Usage | None) -> JSON:
+    u = usage or Usage()
+    return {
+        "input_tokens": u.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": u.cached_tokens},
+        "output_tokens": u.completion_tokens,
+        "output_tokens_details": {"reasoning_tokens": u.thought_tokens},
+        "total_tokens": u.prompt_tokens + u.completion_tokens,
+    }
+
+
+def failure_code(err: GatewayError) -> str:
+    """ResponseError.code is a closed enum; rate limits keep their code, everything else is a server error."""
+    if err.kind in (ErrorKind.ALL_COOLING, ErrorKind.UPSTREAM_RATE_LIMITED):
+        return "rate_limit_exceeded"
+    return "server_error"
+
+
+class ResponsesEncoder:
+    keepalive = sse.COMMENT_KEEPALIVE
+    media_type = "text/event-stream"
+
+    def __init__(self, *, response_id: str, skeleton: JSON, namespaces: set[str] | None = None) -> None:
+        self.usage: Usage | None = None
+        self.response: JSON = {**skeleton, "id": response_id, "object": "response", "status": "in_progress"}
+        self.response.update({"error": None, "incomplete_details": None, "output": [], "usage": None})
+        self._id = response_id.removeprefix("resp_")
+        self._namespaces = namespaces or set()
+        self._seq = 0
+        self._items = 0
+        self._calls = 0
+        self._open: JSON | None = None
+        self._reason = "STOP"
+        self.finished = False
+
+    # -- framing -------------------------------------------------------------------------------
+    def _event(self, kind: str, **fields: Any) -> bytes:
+        body = {"type": kind, "sequence_number": self._seq, **fields}
+        self._seq += 1
+        return sse.event(kind, body)
+
+    def _snapshot(self) -> JSON:
+        return orjson.loads(orjson.dumps(self.response))  # type: ignore[no-any-return]
+
+    def _new_id(self, prefix: str) -> str:
+        self._items += 1
+        return f"{prefix}_{self._id}{self._items:03d}"
+
+    @property
+    def _index(self) -> int:
+        return len(self.response["output"]) - 1
+
+    # -- items ---------------------------------------------------------------------------------
+    def _add(self, item: JSON, out: list[bytes]) -> None:
+        self.response["output"].append(item)
+        out.append(self._event("response.output_item.added", output_index=self._index, item=dict(item, **_empty(item))))
+
+    def _open_reasoning(self, out: list[bytes]) -> JSON:
+        item: JSON = {"id": self._new_id("rs"), "type": "reasoning", "summary": [], "status": "in_progress"}
+        self._add(item, out)
+        self._open = item
+        return item
+
+    def _open_message(self, out: list[bytes]) -> JSON:
+        item: JSON = {
+            "id": self._new_id("msg"),
+            "type": "message",
+            "status": "in_progress",
+            "role": "assistant",
+            "content": [],
+        }
+        self._add(item, out)
+        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        item["content"].append(part)
+        out.append(
+            self._event(
+                "response.content_part.added", item_id=item["id"], output_index=self._index, content_index=0, part=part
+            )
+        )
+        self._open = item
+        return item
+
+    def _reasoning_delta(self, item: JSON, text: str, out: list[bytes]) -> None:
+        if not item["summary"]:
+            item["summary"].append({"type": "summary_text", "text": ""})
+            out.append(
+                self._event(
+                    "response.reasoning_summary_part.added",
+                    item_id=item["id"],
+                    output_index=self._index,
+                    summary_index=0,
+                    part={"type": "summary_text", "text": ""},
+                )
+            )
+        item["summary"][0]["text"] += text
+        out.append(
+            self._event(
+                "response.reasoning_summary_text.delta",
+                item_id=item["id"],
+                output_index=self._index,
+                summary_index=0,
+                delta=text,
+            )
+        )
+
+    def _close(self, out: list[bytes], status: str = "completed") -> None:
+        item = self._open
+        if item is None:
+            return
+        self._open = None
+        index = self._index
+        if item["type"] == "reasoning":
+            if item["summary"]:
+                text = item["summary"][0]["text"]
+                out.append(
+                    self._event(
+                        "response.reasoning_summary_text.done",
+                        item_id=item["id"],
+                        output_index=index,
+                        summary_index=0,
+                        text=text,
+                    )
+                )
+                out.append(
+                    self._event(
+                        "response.reasoning_summary_part.done",
+                        item_id=item["id"],
+                        output_index=index,
+                        summary_index=0,
+                        part={"type": "summary_text", "text": text},
+                    )
+                )
+        elif item["type"] == "message":
+            part = item["content"][0]
+            out.append(
+                self._event(
+                    "response.output_text.done",
+                    item_id=item["id"],
+                    output_index=index,
+                    content_index=0,
+                    text=part["text"],
+                    logprobs=[],
+                )
+            )
+            out.append(
+                self._event(
+                    "response.content_part.done", item_id=item["id"], output_index=index, content_index=0, part=part
+                )
+            )
+        item["status"] = status
+        out.append(self._event("response.output_item.done", output_index=index, item=item))
+
+    def _sign(self, signature: str | None, out: list[bytes]) -> None:
+        """Carry a thought signature in a reasoning item placed before the part it belongs to."""
+        if not signature:
+            return
+        if self._open is None or self._open["type"] != "reasoning":
+            self._close(out)
+            self._open_reasoning(out)
+        assert self._open is not None
+        self._open["encrypted_content"] = encode_signature(signature)
+        self._close(out)
+
+    def _call(self, ev: ToolCall, out: list[bytes]) -> None:
+        self._sign(ev.signature, out)
+        self._close(out)
+        name, namespace = split_name(ev.name, self._namespaces)
+        call_id = ev.call_id or f"call_{self._id}{self._calls:03d}"
+        self._calls += 1
+        arguments = orjson.dumps(ev.args).decode()
+        item: JSON = {
+            "id": self._new_id("fc"),
+            "type": "function_call",
+            "status": "in_progress",
+            "call_id": call_id,
+            "name": name,
+            "arguments": "",
+        }
+        if namespace:
+            item["namespace"] = namespace
+        self._add(item, out)
+        index = self._index
+        out.append(
+            self._event(
+                "response.function_call_arguments.delta", item_id=item["id"], output_index=index, delta=arguments
+            )
+        )
+        item["arguments"] = arguments
+        out.append(
+            self._event(
+                "response.function_call_arguments.done", item_id=item["id"], output_index=index, arguments=arguments
+            )
+        )
+        item["status"] = "completed"
+        out.append(self._event("response.output_item.done", output_index=index, item=item))
+
+    # -- StreamEncoder -------------------------------------------------------------------------
+    def start(self) -> list[bytes]:
+        return [
+            self._event("response.created", response=self._snapshot()),
+            self._event("response.in_progress", response=self._snapshot()),
+        ]
+
+    def feed(self, chunk: JSON) -> list[bytes]:
+        out: list[bytes] = []
+        if (chunk.get("promptFeedback") or {}).get("blockReason"):
+            # A blocked prompt has no candidates; it still must not look like an empty success.
+            self._reason = "PROHIBITED_CONTENT"
+        for ev in events_from_chunk(chunk):
+            if isinstance(ev, ThoughtDelta) and ev.index == 0:
+                item = self._open if self._open is not None and self._open["type"] == "reasoning" else None
+                if item is None:
+                    self._close(out)
+                    item = self._open_reasoning(out)
+                if ev.text:
+                    self._reasoning_delta(item, ev.text, out)
+                if ev.signature:
+                    item["encrypted_content"] = encode_signature(ev.signature)
+            elif isinstance(ev, TextDelta) and ev.index == 0:
+                message = self._open if self._open is not None and self._open["type"] == "message" else None
+                if message is None:
+                    # A signature on the first answer text belongs before it; a later one is optional to Gemini.
+                    self._sign(ev.signature, out)
+                    if not ev.text:
+                        continue
+                    self._close(out)
+                    message = self._open_message(out)
+                if ev.text:
+                    message["content"][0]["text"] += ev.text
+                    out.append(
+                        self._event(
+                            "response.output_text.delta",
+                            item_id=message["id"],
+                            output_index=self._index,
+                            content_index=0,
+                            delta=ev.text,
+                            logprobs=[],
+                        )
+                    )
+            elif isinstance(ev, ToolCall) and ev.index == 0:
+                self._call(ev, out)
+            elif isinstance(ev, Finish) and ev.index == 0:
+                self._reason = ev.reason
+            elif isinstance(ev, Usage):
+                self.usage = ev
+        return out
+
+    def finish(self) -> list[bytes]:
+        out: list[bytes] = []
+        incomplete: str | None = None
+        if self._reason == "MAX_TOKENS":
+            incomplete = "max_output_tokens"
+        elif self._reason in SAFETY_REASONS:
+            incomplete = "content_filter"
+        self._close(out, "incomplete" if incomplete else "completed")
+        self.response["usage"] = usage_json(self.usage)
+        self.response["completed_at"] = int(time.time())
+        self.finished = True
+        if incomplete:
+            self.response["status"] = "incomplete"
+            self.response["incomplete_details"] = {"reason": incomplete}
+            out.append(self._event("response.incomplete", response=self._snapshot()))
+        else:
+            self.response["status"] = "completed"
+            out.append(self._event("response.completed", response=self._snapshot()))
+        return out
+
+    def fail(self, err: GatewayError) -> list[bytes]:
+        detail = error_object(err)
+        code = failure_code(err)
+        if self._open is not None:
+            self._open["status"] = "incomplete"
+            self._open = None
+        self.response["status"] = "failed"
+        self.response["error"] = {"code": code, "message": err.message}
+        self.response["usage"] = usage_json(self.usage)
+        self.finished = True
+        return [
+            self._event("error", code=detail.get("code") or code, message=err.message, param=detail.get("param")),
+            self._event("response.failed", response=self._snapshot()),
+        ]
+
+
+def _empty(item: JSON) -> JSON:
+    """The in-progress view of an item in its `output_item.added` event."""
+    if item["type"] == "message":
+        return {"content": []}
+    if item["type"] == "reasoning":
+        return {"summary": []}
+    if item["type"] == "function_call":
+        return {"arguments": ""}
+    return {}

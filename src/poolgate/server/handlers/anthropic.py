@@ -1,0 +1,126 @@
+"""Anthropic-compatible routes: messages, count_tokens, and the Anthropic view of the model list."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from poolgate.errors import ErrorKind, GatewayError
+from poolgate.gateway import RequestContext
+from poolgate.pool.session import session_key
+from poolgate.protocols.anthropic import request as messages_request
+from poolgate.protocols.anthropic import response as messages_response
+from poolgate.protocols.anthropic import tokens
+from poolgate.protocols.anthropic.blocks import BlockAssembler
+from poolgate.protocols.anthropic.stream import MessagesEncoder
+from poolgate.server import pipeline
+from poolgate.server.asgi import Request, Response, StreamResponse, json_response
+from poolgate.server.handlers import openai
+from poolgate.services import Services
+from poolgate.upstream.base import UpstreamCall
+
+log = logging.getLogger("poolgate.anthropic")
+
+# count_tokens answers from the estimate instead of failing when no account can count right now;
+# errors that are the client's fault still come back as errors.
+_CLIENT_KINDS = frozenset({ErrorKind.INVALID_REQUEST, ErrorKind.NOT_FOUND, ErrorKind.TOO_LARGE})
+MODELS_CREATED_AT = datetime.fromtimestamp(openai.MODELS_CREATED, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def messages(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
+    body = await openai.read_body(req, ctx, svc)
+    parsed = messages_request.to_hub(body)
+    session = session_key(req.headers, parsed.session_hint, parsed.hub)
+    signatures = svc.signatures
+
+    def recall(call_id: str, name: str, args: dict[str, Any]) -> str | None:
+        return signatures.recall_call(session, call_id or None, name, args)
+
+    def record(tool_id: str, name: str, args: dict[str, Any], signature: str) -> None:
+        signatures.remember_call(session, tool_id, name, args, signature)
+
+    messages_request.restore_signatures(parsed.hub, recall)
+
+    def assembler() -> BlockAssembler:
+        return BlockAssembler(
+            request_id=ctx.request_id,
+            thinking=parsed.thinking,
+            stop_sequences=parsed.stop_sequences,
+            record_call=record,
+        )
+
+    return await pipeline.run(
+        ctx,
+        svc,
+        req,
+        client_model=parsed.model,
+        hub=parsed.hub,
+        stream=parsed.stream,
+        hint=parsed.session_hint,
+        from_hub=lambda answer: messages_response.from_hub(answer, assembler=assembler(), model=parsed.model),
+        make_encoder=lambda: MessagesEncoder(assembler=assembler(), model=parsed.model),
+    )
+
+
+async def count_tokens(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    body = await openai.read_body(req, ctx, svc)
+    parsed = messages_request.to_hub(body, for_count=True)
+    model = pipeline.route_model(ctx, svc, parsed.model)
+    source = "estimate"
+    count = tokens.estimate(parsed.hub)
+    if parsed.hub.get("contents"):
+        call = UpstreamCall(
+            model=model,
+            body=tokens.count_body(parsed.hub, model),
+            stream=False,
+            request_id=ctx.request_id,
+            session_key=session_key(req.headers, parsed.session_hint, parsed.hub),
+            deadline=time.time() + svc.config.proxy.request_timeout,
+        )
+        try:
+            answer = await svc.gateway.count_tokens(call, ctx)
+        except NotImplementedError:
+            pass  # the account kind has no countTokens; the estimate stands
+        except GatewayError as err:
+            if err.kind in _CLIENT_KINDS:
+                raise
+            log.info("request %s: count_tokens falls back to the estimate: %s", ctx.request_id, err.message)
+        else:
+            total = answer.get("totalTokens")
+            if isinstance(total, int) and not isinstance(total, bool):
+                count, source = total, "upstream"
+    headers = pipeline.routing_headers(ctx, svc)
+    headers.append((b"x-poolgate-token-count", source.encode()))
+    return json_response({"input_tokens": count}, headers=headers)
+
+
+def _anthropic_model(model_id: str) -> dict[str, Any]:
+    return {"type": "model", "id": model_id, "display_name": model_id, "created_at": MODELS_CREATED_AT}
+
+
+def wants_anthropic(req: Request) -> bool:
+    return "anthropic-version" in req.headers
+
+
+async def list_models(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    """/v1/models: Anthropic's page shape when the client sends `anthropic-version`, else OpenAI's list."""
+    if not wants_anthropic(req):
+        return await openai.list_models(req, ctx, svc)
+    ids = openai.model_ids(svc)
+    data = [_anthropic_model(mid) for mid in ids]
+    return json_response(
+        {"data": data, "has_more": False, "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None}
+    )
+
+
+async def get_model(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    model_id = req.path.removeprefix("/v1/models/")
+    if not model_id or "/" in model_id:
+        raise GatewayError(ErrorKind.NOT_FOUND, f"Unknown route {req.method} {req.path}.")
+    if model_id not in openai.model_ids(svc) and svc.router.resolve(model_id).rule == "passthrough":
+        raise GatewayError(ErrorKind.NOT_FOUND, f"Model '{model_id}' is not known to this gateway.")
+    if wants_anthropic(req):
+        return json_response(_anthropic_model(model_id))
+    return json_response({"id": model_id, "object": "model", "created": openai.MODELS_CREATED, "owned_by": "poolgate"})

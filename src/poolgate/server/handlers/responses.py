@@ -1,0 +1,132 @@
+"""Responses API routes: create (JSON or SSE), retrieve and delete stored responses."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from poolgate.errors import ErrorKind, GatewayError
+from poolgate.gateway import RequestContext
+from poolgate.protocols import fields
+from poolgate.protocols.openai_responses import request as responses_request
+from poolgate.protocols.openai_responses import response as responses_response
+from poolgate.protocols.openai_responses.stream import ResponsesEncoder
+from poolgate.server import pipeline
+from poolgate.server.asgi import Request, Response, StreamResponse, json_response
+from poolgate.services import Services
+from poolgate.store.responses import ResponseStore, StoredResponse
+
+PREFIX = "/v1/responses/"
+
+log = logging.getLogger("poolgate.responses")
+
+
+def _store(svc: Services) -> ResponseStore:
+    return ResponseStore(svc.store.engine)
+
+
+async def _load(svc: Services, response_id: str) -> StoredResponse | None:
+    return await asyncio.to_thread(_store(svc).get, response_id)
+
+
+def _not_found(response_id: str) -> GatewayError:
+    return GatewayError(ErrorKind.NOT_FOUND, f"Response with id '{response_id}' not found.", param="response_id")
+
+
+def _response_id(req: Request) -> str:
+    rest = req.path[len(PREFIX) :]
+    if not rest or "/" in rest:
+        raise GatewayError(ErrorKind.NOT_FOUND, f"Unknown route {req.method} {req.path}.")
+    return rest
+
+
+async def create(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
+    raw = await req.body(svc.config.proxy.max_body_mb * 1024 * 1024)
+    ctx.request_body = raw
+    body = fields.parse_json_object(raw)
+    history: list[object] = []
+    previous = fields.opt_str(body, "previous_response_id")
+    if previous:
+        stored = await _load(svc, previous)
+        if stored is None:
+            raise GatewayError(
+                ErrorKind.INVALID_REQUEST,
+                f"Previous response with id '{previous}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
+        history = stored.conversation()
+    parsed = responses_request.to_hub(body, history)
+    created = time.time()
+    skeleton = dict(parsed.echo, created_at=int(created))
+    encoder = ResponsesEncoder(response_id=f"resp_{ctx.request_id}", skeleton=skeleton, namespaces=parsed.namespaces)
+
+    async def save() -> None:
+        if not (parsed.store and encoder.finished):
+            return
+        try:
+            await asyncio.to_thread(_store(svc).save, encoder.response, parsed.input_items, created)
+        except SQLAlchemyError:
+            # The answer itself is good; losing it from the store must not break the client's stream.
+            log.exception("request %s: could not store response", ctx.request_id)
+
+    result = await pipeline.run(
+        ctx,
+        svc,
+        req,
+        client_model=parsed.model,
+        hub=parsed.hub,
+        stream=parsed.stream,
+        hint=parsed.session_hint,
+        from_hub=lambda answer: responses_response.from_hub(answer, encoder),
+        make_encoder=lambda: encoder,
+    )
+    if isinstance(result, StreamResponse):
+        result.chunks = _saving_last(result.chunks, save)
+    else:
+        await save()
+    return result
+
+
+async def _saving_last(chunks: AsyncIterator[bytes], save: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
+    """Hold back the terminal event until the response is stored, so a follow-up can chain at once."""
+    held: bytes | None = None
+    async for item in chunks:
+        if held is not None:
+            yield held
+        held = item
+    await save()
+    if held is not None:
+        yield held
+
+
+async def retrieve(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    response_id = _response_id(req)
+    stored = await _load(svc, response_id)
+    if stored is None:
+        raise _not_found(response_id)
+    return json_response(stored.response)
+
+
+async def delete(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    response_id = _response_id(req)
+    if not await asyncio.to_thread(_store(svc).delete, response_id):
+        raise _not_found(response_id)
+    return json_response({"id": response_id, "object": "response.deleted", "deleted": True})
+
+
+async def refuse_websocket(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    if req.headers.get("upgrade", "").lower() != "websocket":
+        raise GatewayError(ErrorKind.METHOD_NOT_ALLOWED, "Method GET is not allowed on /v1/responses; use POST.")
+    # Codex's OpenAI provider first tries a WebSocket here. It retries other refusals with backoff
+    # (about six seconds) but falls back to HTTP at once on 426 Upgrade Required.
+    raise GatewayError(
+        ErrorKind.METHOD_NOT_ALLOWED,
+        "WebSocket mode is not supported on /v1/responses; send POST /v1/responses (stream: true for events).",
+        code="websocket_not_supported",
+        status=426,
+    )

@@ -1,0 +1,49 @@
+"""One strict-auth gateway for all Gemini-native tests, with one API-key account on the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Gateway, Simulator, _clean_env
+
+CLIENT_KEY = "sk-gemini-client-7f3a9c"
+ACCOUNT_KEY = "gem-native-account-key-01"
+
+
+@pytest.fixture(scope="package")
+def gemini_gateway(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
+    env = _clean_env()
+    env["POOLGATE_UPSTREAM__GEMINI_API_BASE"] = simulator_process.url
+    env["POOLGATE_PROXY__AUTH_MODE"] = "strict"
+    env["POOLGATE_PROXY__API_KEY"] = CLIENT_KEY
+    gw = Gateway(data_dir=tmp_path_factory.mktemp("gemini-gw"), env=env)
+    gw.add_key(ACCOUNT_KEY, "gemini-native")
+    gw.start()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture
+def sim(simulator_process: Simulator) -> Simulator:
+    simulator_process.reset()
+    return simulator_process
+
+
+def upstream_calls(sim: Simulator, method: str | None = None) -> list[dict[str, Any]]:
+    calls = sim.calls(ACCOUNT_KEY)
+    return [c for c in calls if method is None or c["method"] == method]
+
+
+def goog(gw: Gateway, path: str, body: Any, **params: str) -> httpx.Response:
+    """POST with the client key in x-goog-api-key, the way Google's SDKs send it."""
+    return httpx.post(
+        f"{gw.base_url}{path}", json=body, params=params, headers={"x-goog-api-key": CLIENT_KEY}, timeout=30
+    )
+
+
+def user(text: str) -> dict[str, Any]:
+    return {"role": "user", "parts": [{"text": text}]}

@@ -1,0 +1,84 @@
+"""Anthropic-shaped errors: types and statuses for client mistakes, auth, and upstream failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx
+import pytest
+
+from tests.conftest import Gateway, Simulator, _clean_env
+
+KEY = "key-anthropic-err-01"
+CLIENT_KEY = "sk-client-secret-123"
+MODEL = "claude-haiku-4-5"
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
+    # One gateway for the module; the rate-limit test runs last because it leaves the account cooling.
+    env = _clean_env()
+    env.update(
+        {
+            "POOLGATE_UPSTREAM__GEMINI_API_BASE": simulator_process.url,
+            "POOLGATE_PROXY__API_KEY": CLIENT_KEY,
+            "POOLGATE_PROXY__AUTH_MODE": "strict",
+        }
+    )
+    gateway = Gateway(data_dir=tmp_path_factory.mktemp("anthropic-errors"), env=env)
+    gateway.add_key(KEY, "err")
+    gateway.start()
+    yield gateway
+    gateway.stop()
+
+
+def error_of(r: httpx.Response) -> dict[str, Any]:
+    body = r.json()
+    assert body["type"] == "error" and set(body["error"]) >= {"type", "message"}
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+def test_client_errors_have_anthropic_types(gw: Gateway, simulator: Simulator) -> None:
+    url = f"{gw.base_url}/v1/messages"
+    good = {"x-api-key": CLIENT_KEY, "anthropic-version": "2023-06-01"}
+    r = httpx.post(url, json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 401 and error_of(r)["type"] == "authentication_error"
+    r = httpx.post(url, json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}, headers=good)
+    assert r.status_code == 400 and error_of(r)["type"] == "invalid_request_error"
+    assert "max_tokens" in error_of(r)["message"]
+    r = httpx.post(url, content=b"{not json", headers=good)
+    assert r.status_code == 400 and error_of(r)["type"] == "invalid_request_error"
+    bad_block = {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "hologram"}]}]}
+    r = httpx.post(url, json=bad_block, headers=good)
+    assert r.status_code == 400 and "messages[0].content[0].type" in error_of(r)["message"]
+    bad_choice = {
+        "model": MODEL,
+        "max_tokens": 5,
+        "tools": [{"name": "a", "input_schema": {"type": "object"}}],
+        "tool_choice": {"type": "tool", "name": "zzz"},
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    r = httpx.post(url, json=bad_choice, headers=good)
+    assert r.status_code == 400 and "tool_choice.name" in error_of(r)["message"]
+    r = httpx.get(f"{gw.base_url}/v1/messages", headers=good)
+    assert r.status_code == 405 and error_of(r)["type"] == "invalid_request_error"
+    assert simulator.calls(KEY) == []
+
+
+def test_sdk_sees_auth_and_upstream_errors(gw: Gateway, simulator: Simulator) -> None:
+    messages: Any = [{"role": "user", "content": "hi"}]
+    wrong = anthropic.Anthropic(api_key="wrong", base_url=gw.base_url, max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError):
+        wrong.messages.create(model=MODEL, max_tokens=5, messages=messages)
+    client = anthropic.Anthropic(api_key=CLIENT_KEY, base_url=gw.base_url, max_retries=0)
+    simulator.script(KEY, {"status": 400, "message": "Request contains an invalid argument."})
+    with pytest.raises(anthropic.BadRequestError) as bad:
+        client.messages.create(model=MODEL, max_tokens=5, messages=messages)
+    assert "invalid argument" in str(bad.value)
+    simulator.script(KEY, *[{"status": 429, "reason": "RATE_LIMIT_EXCEEDED", "retry_delay": "30s"}] * 3)
+    with pytest.raises(anthropic.RateLimitError) as limited:
+        client.messages.create(model=MODEL, max_tokens=5, messages=messages)
+    assert limited.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]

@@ -1,0 +1,92 @@
+"""The real Claude Code CLI (`claude -p`) against poolgate and the simulator: a plain prompt and a tool round trip."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Gateway, Simulator, _clean_env
+
+KEY = "key-claude-code-001"
+CLAUDE = shutil.which("claude")
+pytestmark = pytest.mark.skipif(CLAUDE is None, reason="Claude Code is not installed (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
+    env = _clean_env()
+    env["POOLGATE_UPSTREAM__GEMINI_API_BASE"] = simulator_process.url
+    gateway = Gateway(data_dir=tmp_path_factory.mktemp("claude-code"), env=env)
+    gateway.add_key(KEY, "cc")
+    gateway.start()
+    yield gateway
+    gateway.stop()
+
+
+def run_claude(gw: Gateway, workdir: Path, prompt: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    home = workdir / "home"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in _clean_env().items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
+    env.update(
+        {
+            "HOME": str(home),
+            "ANTHROPIC_BASE_URL": gw.base_url,
+            "ANTHROPIC_API_KEY": "dummy-key-for-poolgate",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_TELEMETRY": "1",
+            "DISABLE_ERROR_REPORTING": "1",
+            "DISABLE_AUTOUPDATER": "1",
+            "CLAUDE_CODE_ENABLE_TELEMETRY": "0",
+            "NO_COLOR": "1",
+        }
+    )
+    assert CLAUDE is not None
+    return subprocess.run(
+        [CLAUDE, "-p", prompt, "--model", "claude-sonnet-4-5", *extra],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_plain_prompt(gw: Gateway, simulator: Simulator, tmp_path: Path) -> None:
+    result = run_claude(gw, tmp_path, "REPLY_WITH poolgate-says-7781")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("poolgate-says-7781"), result.stdout + result.stderr
+    main_calls = [c for c in simulator.calls(KEY) if c["method"] == "streamGenerateContent"]
+    assert main_calls, "Claude Code's request never reached the upstream"
+
+
+def test_tool_round_trip_reads_a_file(gw: Gateway, simulator: Simulator, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The secret word is PINEAPPLE-4411.\n")
+    prompt = f'CALL_TOOL Read {{"file_path": "{notes}"}}'
+    result = run_claude(gw, tmp_path, prompt, "--allowedTools", "Read", "--permission-mode", "default")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Tool result:" in result.stdout and "PINEAPPLE-4411" in result.stdout, result.stdout + result.stderr
+    # Claude Code ran the tool itself and sent its output back as a tool_result on the same conversation.
+    responses = [
+        part["functionResponse"]
+        for call in simulator.calls(KEY)
+        for content in (call["body"] or {}).get("contents", [])
+        for part in content.get("parts", [])
+        if "functionResponse" in part
+    ]
+    assert any(r["name"] == "Read" and "PINEAPPLE-4411" in r["response"].get("output", "") for r in responses)
+    # Its replay of our answer carried Gemini's signature back onto the functionCall.
+    replayed = [
+        part
+        for call in simulator.calls(KEY)
+        for content in (call["body"] or {}).get("contents", [])
+        if content.get("role") == "model"
+        for part in content.get("parts", [])
+        if part.get("functionCall", {}).get("name") == "Read"
+    ]
+    assert replayed and all(p.get("thoughtSignature", "").startswith("sig-") for p in replayed)

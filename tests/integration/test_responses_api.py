@@ -1,0 +1,320 @@
+"""The Responses API through a real gateway and simulator, with the openai SDK and raw HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import Gateway, Simulator
+
+KEY = "key-resp-000000000"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "openai_responses"
+WEATHER_TOOL: dict[str, Any] = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather for a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    },
+    "strict": True,
+}
+
+
+@pytest.fixture(scope="module")
+def gw(make_module_gateway: Any) -> Gateway:
+    gateway: Gateway = make_module_gateway(name="responses")
+    gateway.add_key(KEY, "resp")
+    return gateway.start()
+
+
+@pytest.fixture
+def sim(simulator_process: Simulator) -> Simulator:
+    simulator_process.reset()
+    return simulator_process
+
+
+@pytest.fixture
+def client(gw: Gateway) -> openai.OpenAI:
+    return openai.OpenAI(api_key="sk-test", base_url=gw.v1, max_retries=0)
+
+
+def sse_events(gw: Gateway, body: dict[str, Any]) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    with httpx.stream("POST", f"{gw.v1}/responses", json={**body, "stream": True}, timeout=30) as r:
+        assert r.status_code == 200, r.read()
+        assert r.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                event = json.loads(line[6:])
+                assert event["type"] == name
+                events.append(event)
+    return events
+
+
+def normalise(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Volatile values (ids, timestamps, signatures) replaced by stable names in order of appearance."""
+    names: dict[str, str] = {}
+
+    def fix(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: fix(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        if key in ("created_at", "completed_at") and isinstance(value, int):
+            return 0
+        if isinstance(value, str):
+            if key == "encrypted_content":
+                return re.sub(r"sig-\S+$", "SIG", value)
+            m = re.fullmatch(r"(resp|msg|rs|fc|call)_[0-9a-f]+", value)
+            if m:
+                return names.setdefault(
+                    value, f"{m.group(1)}_{len([n for n in names.values() if n.startswith(m.group(1) + '_')])}"
+                )
+        return value
+
+    return [fix(e) for e in events]
+
+
+def check_golden(name: str, events: list[dict[str, Any]]) -> None:
+    got = normalise(events)
+    path = GOLDEN / f"{name}.json"
+    if os.environ.get("POOLGATE_UPDATE_GOLDEN") == "1":
+        path.write_text(json.dumps(got, indent=1) + "\n")
+    assert path.exists(), f"{path} is missing; run with POOLGATE_UPDATE_GOLDEN=1 and review the diff"
+    assert got == json.loads(path.read_text())
+
+
+def check_grammar(events: list[dict[str, Any]]) -> None:
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    assert events[0]["type"] == "response.created" and events[1]["type"] == "response.in_progress"
+    terminals = [e for e in events if e["type"] in ("response.completed", "response.incomplete", "response.failed")]
+    assert len(terminals) == 1 and terminals[0] is events[-1]
+
+
+def test_create_returns_a_response_object(client: openai.OpenAI, sim: Simulator) -> None:
+    response = client.responses.create(model="gemini-2.5-flash", instructions="Be brief.", input="ping pong")
+    assert response.object == "response" and response.id.startswith("resp_")
+    assert response.status == "completed" and response.incomplete_details is None
+    assert "You said: ping pong" in response.output_text
+    assert response.output[0].type == "message"
+    assert response.usage is not None and response.usage.input_tokens > 0 and response.usage.output_tokens > 0
+    call = sim.calls(KEY)[-1]
+    assert call["body"]["systemInstruction"]["parts"][0]["text"] == "Be brief."
+
+
+def test_stream_text_golden_and_sdk_parser(gw: Gateway, client: openai.OpenAI, sim: Simulator) -> None:
+    events = sse_events(gw, {"model": "gemini-2.5-flash", "input": "stream me", "store": False})
+    check_grammar(events)
+    check_golden("text", events)
+    with client.responses.stream(model="gemini-2.5-flash", input="stream me too") as stream:
+        deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert "".join(deltas) == final.output_text and "stream me too" in final.output_text
+    # Stored before the terminal event went out, so it can be fetched (or chained) at once.
+    assert client.responses.retrieve(final.id).output_text == final.output_text
+
+
+def test_reasoning_and_text_carry_the_signature(gw: Gateway, client: openai.OpenAI, sim: Simulator) -> None:
+    body = {"model": "gemini-2.5-flash", "input": "think first", "reasoning": {"effort": "low", "summary": "auto"}}
+    events = sse_events(gw, {**body, "store": False})
+    check_grammar(events)
+    check_golden("reasoning_text", events)
+    config = sim.calls(KEY)[-1]["body"]["generationConfig"]
+    assert config["thinkingConfig"] == {"thinkingBudget": 1024, "includeThoughts": True}
+    response = client.responses.create(**body)
+    reasoning, message = response.output
+    assert reasoning.type == "reasoning" and reasoning.summary[0].text == "Let me think about that."
+    assert reasoning.encrypted_content and message.type == "message"
+    assert response.usage is not None and response.usage.output_tokens_details.reasoning_tokens > 0
+    # Replayed statelessly (as Codex does), the signature goes back on the part it came with.
+    replay = [
+        {"role": "user", "content": "think first"},
+        *[item.model_dump(exclude_none=True) for item in response.output],
+        {"role": "user", "content": "more"},
+    ]
+    client.responses.create(model="gemini-2.5-flash", input=replay, store=False)
+    sent = sim.calls(KEY)[-1]["body"]["contents"]
+    signature = reasoning.encrypted_content.split(":", 1)[1]
+    assert sent[1]["role"] == "model" and sent[1]["parts"][0]["thoughtSignature"] == signature
+
+
+def test_parallel_function_calls_golden(gw: Gateway, sim: Simulator) -> None:
+    sim.script(
+        KEY,
+        {
+            "function_calls": [
+                {"name": "get_weather", "args": {"city": "Paris"}},
+                {"name": "get_weather", "args": {"city": "Oslo"}},
+            ]
+        },
+    )
+    events = sse_events(gw, {"model": "gemini-2.5-flash", "input": "weather?", "tools": [WEATHER_TOOL], "store": False})
+    check_grammar(events)
+    check_golden("parallel_function_calls", events)
+    calls = [
+        e["item"] for e in events if e["type"] == "response.output_item.done" and e["item"]["type"] == "function_call"
+    ]
+    assert [json.loads(c["arguments"])["city"] for c in calls] == ["Paris", "Oslo"]
+    decl = sim.calls(KEY)[-1]["body"]["tools"][0]["functionDeclarations"][0]
+    assert decl["name"] == "get_weather" and "additionalProperties" not in decl["parameters"]
+
+
+def test_max_tokens_is_incomplete_golden(gw: Gateway, client: openai.OpenAI, sim: Simulator) -> None:
+    sim.script(KEY, {"text": "cut short here", "finish_reason": "MAX_TOKENS"})
+    events = sse_events(gw, {"model": "gemini-2.5-flash", "input": "long", "max_output_tokens": 16, "store": False})
+    check_grammar(events)
+    check_golden("max_tokens_incomplete", events)
+    assert sim.calls(KEY)[-1]["body"]["generationConfig"]["maxOutputTokens"] == 16
+    sim.script(KEY, {"text": "cut", "finish_reason": "MAX_TOKENS"})
+    response = client.responses.create(model="gemini-2.5-flash", input="long", max_output_tokens=16)
+    assert response.status == "incomplete"
+    assert response.incomplete_details is not None and response.incomplete_details.reason == "max_output_tokens"
+
+
+def test_upstream_failure_mid_stream_golden(gw: Gateway, client: openai.OpenAI, sim: Simulator) -> None:
+    sim.script(KEY, {"text": "one two three four", "chunks": 4, "error_after": 2})
+    events = sse_events(gw, {"model": "gemini-2.5-flash", "input": "fail please", "store": False})
+    check_grammar(events)
+    check_golden("upstream_failure", events)
+    assert events[-2]["type"] == "error" and events[-1]["response"]["status"] == "failed"
+    sim.script(KEY, {"text": "one two three four", "chunks": 4, "error_after": 2})
+    with client.responses.stream(model="gemini-2.5-flash", input="fail again") as stream:
+        kinds = [e.type for e in stream]
+    assert kinds[-2:] == ["error", "response.failed"]
+
+
+def test_retrieve_delete_and_unknown_id(gw: Gateway, client: openai.OpenAI, sim: Simulator) -> None:
+    created = client.responses.create(model="gemini-2.5-flash", input="keep me")
+    again = client.responses.retrieve(created.id)
+    assert again.id == created.id and again.output_text == created.output_text
+    r = httpx.delete(f"{gw.v1}/responses/{created.id}")
+    assert r.status_code == 200 and r.json()["deleted"] is True
+    with pytest.raises(openai.NotFoundError) as err:
+        client.responses.retrieve(created.id)
+    assert err.value.status_code == 404
+    body = httpx.get(f"{gw.v1}/responses/resp_nope").json()
+    assert body["error"]["type"] == "invalid_request_error" and "resp_nope" in body["error"]["message"]
+    unstored = client.responses.create(model="gemini-2.5-flash", input="forget me", store=False)
+    assert httpx.get(f"{gw.v1}/responses/{unstored.id}").status_code == 404
+
+
+def test_tool_loop_through_previous_response_id(client: openai.OpenAI, sim: Simulator) -> None:
+    first = client.responses.create(
+        model="gemini-2.5-flash", input='CALL_TOOL get_weather {"city": "Lima"}', tools=[WEATHER_TOOL]
+    )
+    call = first.output[-1]
+    assert call.type == "function_call" and call.name == "get_weather"
+    second = client.responses.create(
+        model="gemini-2.5-flash",
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": '{"temp": 21}'}],
+        tools=[WEATHER_TOOL],
+    )
+    assert second.output_text == 'Tool result: {"temp":21}'
+    assert second.previous_response_id == first.id
+    contents = sim.calls(KEY)[-1]["body"]["contents"]
+    assert [c["role"] for c in contents] == ["user", "model", "user"]
+    assert contents[1]["parts"][0]["functionCall"]["name"] == "get_weather"
+    # The stored reasoning item gave the replayed call its thought signature back.
+    assert contents[1]["parts"][0]["thoughtSignature"].startswith("sig-")
+    assert contents[2]["parts"][0]["functionResponse"]["response"] == {"temp": 21}
+    with pytest.raises(openai.BadRequestError):
+        client.responses.create(model="gemini-2.5-flash", previous_response_id="resp_missing", input="x")
+
+
+def test_codex_shaped_request_is_accepted(gw: Gateway, sim: Simulator) -> None:
+    """Developer items, namespace and web_search tools, include and client_metadata, as Codex sends them."""
+    body = {
+        "model": "gemini-2.5-flash",
+        "input": [
+            {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "You are Codex."}]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello codex"}]},
+        ],
+        "tools": [
+            WEATHER_TOOL,
+            {
+                "type": "namespace",
+                "name": "agents",
+                "description": "Sub-agents.",
+                "tools": [{"type": "function", "name": "spawn", "parameters": {"type": "object", "properties": {}}}],
+            },
+            {"type": "web_search", "external_web_access": True},
+            {"type": "image_generation"},
+        ],
+        "tool_choice": "auto",
+        "parallel_tool_calls": True,
+        "reasoning": {"summary": "auto"},
+        "store": False,
+        "include": ["reasoning.encrypted_content"],
+        "prompt_cache_key": "abc",
+        "client_metadata": {"session_id": "abc"},
+    }
+    events = sse_events(gw, body)
+    check_grammar(events)
+    assert events[-1]["type"] == "response.completed"
+    sent = sim.calls(KEY)[-1]["body"]
+    assert sent["systemInstruction"]["parts"][0]["text"] == "You are Codex."
+    names = [d["name"] for d in sent["tools"][0]["functionDeclarations"]]
+    assert names == ["get_weather", "agents__spawn"] and len(sent["tools"]) == 1
+
+
+def test_web_search_alone_becomes_google_search(client: openai.OpenAI, sim: Simulator) -> None:
+    client.responses.create(model="gemini-2.5-flash", input="news?", tools=[{"type": "web_search"}])
+    assert sim.calls(KEY)[-1]["body"]["tools"] == [{"googleSearch": {}}]
+
+
+def test_inputs_images_files_and_json_schema(client: openai.OpenAI, sim: Simulator) -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    response = client.responses.create(
+        model="gemini-2.5-flash",
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "count"},
+                    {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="},
+                    {"type": "input_file", "filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="},
+                ],
+            }
+        ],
+        text={"format": {"type": "json_schema", "name": "count", "schema": schema}},
+        temperature=0.5,
+        top_p=0.9,
+    )
+    assert json.loads(response.output_text) == {"n": 1}
+    sent = sim.calls(KEY)[-1]["body"]
+    parts = sent["contents"][0]["parts"]
+    assert parts[1] == {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}}
+    assert parts[2]["inlineData"]["mimeType"] == "application/pdf"
+    assert sent["generationConfig"]["temperature"] == 0.5 and sent["generationConfig"]["topP"] == 0.9
+
+
+def test_bad_input_and_websocket_probe_are_refused(gw: Gateway) -> None:
+    r = httpx.post(f"{gw.v1}/responses", json={"model": "gemini-2.5-flash", "input": 42})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "input"
+    probe = httpx.get(
+        f"{gw.v1}/responses",
+        headers={
+            "connection": "Upgrade",
+            "upgrade": "websocket",
+            "sec-websocket-version": "13",
+            "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+        timeout=5,
+    )
+    # 426 (not 405) is what makes Codex fall back to HTTP at once instead of retrying for seconds.
+    assert probe.status_code == 426 and probe.json()["error"]["code"] == "websocket_not_supported"
+    assert httpx.get(f"{gw.v1}/responses").status_code == 405
