@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -21,11 +23,15 @@ from poolgate.pool.clock import Clock, SystemClock
 from poolgate.pool.scheduler import Scheduler
 from poolgate.pool.state import MemoryState, SharedState
 from poolgate.routing.resolve import Router
-from poolgate.store.models import API_KEY, Account, Cooldown
+from poolgate.store.models import API_KEY, OAUTH, Account, Cooldown
 from poolgate.store.sql import SqlStore
 from poolgate.upstream.base import Transport
+from poolgate.upstream.code_assist import CodeAssistTransport
 from poolgate.upstream.gemini_api import GeminiApiTransport
 from poolgate.upstream.http import make_session
+from poolgate.upstream.oauth_accounts import OAuthAccounts
+from poolgate.upstream.quota import apply_quota
+from poolgate.upstream.tokens import Persist
 
 log = logging.getLogger("poolgate")
 
@@ -46,6 +52,7 @@ class Services:
     monitor: RequestLog
     session: aiohttp.ClientSession
     transports: dict[str, Transport]
+    oauth: OAuthAccounts
     api_key: str
     admin_secret: str
     signatures: SignatureStore = field(default_factory=SignatureStore)
@@ -120,6 +127,13 @@ class Services:
         task.add_done_callback(lambda t: self.tasks.remove(t) if t in self.tasks else None)
 
 
+def _store_writer(store: SqlStore) -> Persist:
+    async def write(account_id: str, fields: dict[str, Any], bump: bool) -> None:
+        await asyncio.to_thread(lambda: store.update_account(account_id, bump=bump, **fields))
+
+    return write
+
+
 def client_key(config: Config, store: SqlStore) -> tuple[str, bool]:
     """The client API key: configured, or generated once and kept in the store."""
     if config.proxy.api_key:
@@ -145,7 +159,11 @@ async def build_services(
     api_key, generated = await asyncio.to_thread(client_key, config, store)
     clock = clock or SystemClock()
     session = make_session(config.upstream)
-    transports: dict[str, Transport] = {API_KEY: GeminiApiTransport(session, config.upstream)}
+    oauth = OAuthAccounts(session, config.upstream, _store_writer(store))
+    transports: dict[str, Transport] = {
+        API_KEY: GeminiApiTransport(session, config.upstream),
+        OAUTH: CodeAssistTransport(oauth),
+    }
     transports.update(extra_transports or {})
     holder: list[Services] = []
 
@@ -158,6 +176,7 @@ async def build_services(
     sched = config.scheduling
     classifier = Classifier(sched.extra_rules, sched.cooldown_cap_seconds, sched.default_cooldown_seconds)
     scheduler = Scheduler(state or MemoryState(), clock, sched, persist_cooldowns, persist_state, classifier)
+    oauth.on_quota = functools.partial(apply_quota, scheduler, sched.cooldown_cap_seconds, persist_cooldowns)
     gateway = Gateway(scheduler, transports, classifier, clock, sched.max_attempts, sched.attempt_timeout_seconds)
     monitor = RequestLog(store, config.monitor)
     services = Services(
@@ -171,6 +190,7 @@ async def build_services(
         monitor=monitor,
         session=session,
         transports=transports,
+        oauth=oauth,
         api_key=api_key,
         admin_secret=config.proxy.admin_password or api_key,
         key_generated=generated,
@@ -180,12 +200,15 @@ async def build_services(
     await services.reload()
     monitor.start()
     watcher = asyncio.get_running_loop().create_task(services._watch())
+    quota_loop = asyncio.get_running_loop().create_task(oauth.quota_loop(lambda: scheduler.accounts))
     try:
         yield services
     finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        for task in (watcher, quota_loop):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await oauth.close()
         await monitor.stop()
         for task in list(services.tasks):
             with contextlib.suppress(Exception):

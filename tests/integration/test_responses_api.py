@@ -78,7 +78,7 @@ def normalise(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if isinstance(value, str):
             if key == "encrypted_content":
                 return re.sub(r"sig-\S+$", "SIG", value)
-            m = re.fullmatch(r"(resp|msg|rs|fc|call)_[0-9a-f]+", value)
+            m = re.fullmatch(r"(resp|msg|rs|fc|call)_[0-9a-f]+(?:_\d+)?", value)
             if m:
                 return names.setdefault(
                     value, f"{m.group(1)}_{len([n for n in names.values() if n.startswith(m.group(1) + '_')])}"

@@ -79,7 +79,7 @@ def test_tool_choice(choice: object, expected: dict[str, Any]) -> None:
         ({"model": "m", "input": [{"role": "robot", "content": "x"}]}, "input[0].role"),
         (
             {"model": "m", "input": [{"role": "user", "content": [{"type": "input_image"}]}]},
-            "input[0].content[0].image_url.url",
+            "input[0].content[0].image_url",
         ),
         ({"model": "m", "input": "x", "reasoning": {"effort": "max"}}, "reasoning.effort"),
         ({"model": "m", "input": "x", "tool_choice": {"type": "function", "name": "nope"}}, "tool_choice.name"),

@@ -172,3 +172,11 @@ def remove(
     account_id = _resolve(store, ref)
     store.remove_account(account_id)
     console.print(f"Removed account {account_id}.")
+
+
+# OAuth commands live in their own module; registered here so they sit beside add-key and list.
+from poolgate.cli import oauth_commands  # noqa: E402
+
+app.command("login")(oauth_commands.login)
+app.command("import")(oauth_commands.import_accounts)
+app.command("refresh")(oauth_commands.refresh)

@@ -29,6 +29,7 @@ from poolgate.server.asgi import (
     send_stream,
 )
 from poolgate.server.handlers import anthropic, gemini, openai, responses
+from poolgate.server.handlers import oauth as oauth_handlers
 from poolgate.services import Services
 
 log = logging.getLogger("poolgate.server")
@@ -118,6 +119,10 @@ def default_routes() -> Router:
     r.add_prefix("GET", responses.PREFIX, Route(responses.retrieve, OPENAI, logged=False))
     r.add_prefix("DELETE", responses.PREFIX, Route(responses.delete, OPENAI, logged=False))
     add_gemini_routes(r)
+    r.add("POST", "/api/accounts/oauth/start", Route(oauth_handlers.start, ADMIN, ADMIN_AUTH, logged=False))
+    r.add("POST", "/api/accounts/oauth/complete", Route(oauth_handlers.complete, ADMIN, ADMIN_AUTH, logged=False))
+    r.add("POST", "/api/accounts/oauth/import", Route(oauth_handlers.import_token, ADMIN, ADMIN_AUTH, logged=False))
+    r.add("GET", oauth_handlers.CALLBACK_PATH, Route(oauth_handlers.callback, PLAIN, PUBLIC, logged=False))
     return r
 
 

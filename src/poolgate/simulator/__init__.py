@@ -1,4 +1,4 @@
-"""A fake Google Gemini API server on loopback, scriptable per API key, for tests, demos and benchmarks."""
+"""A fake Google upstream on loopback (Gemini API, OAuth, Cloud Code v1internal), scriptable, for tests and demos."""
 
 from poolgate.simulator.app import create_app
 from poolgate.simulator.routing import Handler, Route, Router

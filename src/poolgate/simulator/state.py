@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from poolgate.simulator.google_accounts import GoogleWorld
 from poolgate.simulator.script import Step
 
 SHARED_KEY: Final = "*"
@@ -78,6 +79,7 @@ class SimulatorState:
     call_log_limit: int = 10_000
     clock: Callable[[], float] = time.time
     queues: dict[str, deque[Step]] = field(default_factory=dict)
+    google: GoogleWorld = field(default_factory=GoogleWorld)  # OAuth users and Cloud Code faults
     calls: deque[CallRecord] = field(init=False)
     # Calls whose client hung up while the simulator was still delaying or streaming the answer.
     disconnects: deque[CallRecord] = field(init=False)
@@ -116,6 +118,7 @@ class SimulatorState:
         self.queues.clear()
         self.calls.clear()
         self.disconnects.clear()
+        self.google.reset()
 
     def next_id(self) -> str:
         return f"sim-{next(self._ids)}"
