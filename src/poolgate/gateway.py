@@ -176,14 +176,16 @@ class Gateway:
         # max_attempts bounds the rest (5xx, empty streams, per-request throttling), which retry in place.
         avoid: set[str] = set()
         retries_left = self.max_attempts
-        calls_left = self.max_attempts + self.scheduler.usable_count()
+        calls_left = self.max_attempts + self.scheduler.usable_count() + 1  # +1: one cache_first wait
+        waited = False  # a conversation waits for its account once per request; then it moves on
         last: tuple[Decision, UpstreamFailure] | None = None
         ready_at: dict[str, float] = {}  # when an account that failed at request scope may be tried again
         while retries_left > 0 and calls_left > 0:
-            pick = await self.scheduler.pick(call.model, call.session_key, set(), avoid, call.deadline)
+            pick = await self.scheduler.pick(call.model, call.session_key, set(), avoid, call.deadline, not waited)
             if pick is None:
                 break
             account = pick.account
+            waited = waited or pick.wait > 0
             wait = max(pick.wait, ready_at.get(account.id, 0.0) - self.clock.now())
             if wait > 0:
                 if call.deadline and self.clock.now() + wait >= call.deadline:

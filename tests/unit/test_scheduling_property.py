@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from poolgate.config import SchedulingConfig
@@ -165,5 +165,14 @@ async def check_failure(err: GatewayError, scheduler: Scheduler, probe: Probe, m
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
+@example(  # found by this test: cache_first waited for a failing account until the budget ran out
+    {
+        "accounts": 3,
+        "mode": "cache_first",
+        "max_attempts": 1,
+        "outcomes": ["per_request", "per_request", "per_minute", "network", "network", "per_minute"],
+        "requests": [("gemini-2.5-flash", "", 0.0), ("gemini-2.5-flash", "", 0.0), ("gemini-2.5-flash", "s1", 0.0)],
+    }
+)
 def test_no_call_to_a_cooling_account_and_no_needless_failure(sc: dict[str, Any]) -> None:
     asyncio.run(run_scenario(sc))

@@ -124,6 +124,7 @@ class Scheduler:
         exclude: set[str] | None = None,
         avoid: set[str] | None = None,
         deadline: float = 0.0,
+        may_wait: bool = True,
     ) -> Pick | None:
         """An account for this attempt; None when this request has tried every account it may.
 
@@ -153,7 +154,7 @@ class Scheduler:
                 blocker = blocked.get(bound.id)
                 if blocker is None and bound.id not in avoid:
                     return await self._take(bound, session_key, now)
-                if blocker is not None and self._may_wait(blocker, now, deadline):
+                if blocker is not None and may_wait and self._may_wait(blocker, now, deadline):
                     return await self._take(bound, session_key, now, wait=blocker.until - now)
 
         if not free:
