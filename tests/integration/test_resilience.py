@@ -237,8 +237,15 @@ def test_cooldowns_and_parked_accounts_survive_a_restart(make_gateway: Any, simu
     # `accounts enable` clears the parking in the running gateway too.
     gw.cli("accounts", "enable", "parked")
 
+    seen: list[str] = []
+
     def parked_serves() -> bool:
-        r = httpx.post(f"{gw.v1}/chat/completions", json=chat("gemini-2.5-pro", "back?"), timeout=30)
+        # A new conversation each time, so no session binding keeps it on another account.
+        r = httpx.post(f"{gw.v1}/chat/completions", json=chat("gemini-2.5-pro", f"back? {len(seen)}"), timeout=30)
+        seen.append(f"{r.status_code} {r.headers.get('x-account-email')}")
         return r.status_code == 200 and r.headers["x-account-email"] == "parked"
 
-    wait_for(parked_serves)
+    try:
+        wait_for(parked_serves)
+    except AssertionError:
+        raise AssertionError(f"{seen[-5:]}\n{gw.output()[-3000:]}\n{gw.cli('accounts', 'list').stdout}") from None
