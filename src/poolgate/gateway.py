@@ -100,6 +100,8 @@ class Gateway:
         self.clock = clock
         self.max_attempts = max_attempts
         self.attempt_timeout = attempt_timeout
+        # Told the class of every upstream failure (for metrics); must be cheap and never raise.
+        self.on_failure: Callable[[str], None] | None = None
 
     def transport_for(self, account: Account) -> Transport:
         return self.transports[account.kind]
@@ -201,6 +203,8 @@ class Gateway:
             except UpstreamFailure as failure:
                 ctx.upstream_seconds += time.perf_counter() - t0
                 decision = await self.scheduler.record_failure(account, call.model, failure, call.session_key)
+                if self.on_failure is not None:
+                    self.on_failure(decision.kind)
                 last = (decision, failure)
                 log.info(
                     "request %s: attempt %d on %s failed: %s (%s)",

@@ -7,16 +7,18 @@ import contextlib
 import functools
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from poolgate import live_config
 from poolgate.config import Config
 from poolgate.gateway import Gateway
 from poolgate.hub.signatures import SignatureStore
+from poolgate.monitor.metrics import Metrics
 from poolgate.monitor.records import RequestLog
 from poolgate.pool.classify import Classifier
 from poolgate.pool.clock import Clock, SystemClock
@@ -60,21 +62,40 @@ class Services:
     revision: int = -1
     _saved_last_used: dict[str, float] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=Metrics)
+    # The config as loaded from file and environment; `config` is this plus live overrides from the store.
+    base_config: Config | None = None
+    # Re-reads the config file (set by `poolgate serve`; None when there is no file to re-read).
+    config_loader: Callable[[], Config] | None = None
 
     async def reload(self) -> None:
         """Re-read accounts and mappings if anything changed since the last look."""
         revision = await asyncio.to_thread(self.store.revision)
         if revision == self.revision:
             return
-        accounts, mapping, cooldowns = await asyncio.to_thread(
-            lambda: (self.store.list_accounts(), self.store.list_mappings(), self.store.list_cooldowns())
+        accounts, mapping, overrides, cooldowns = await asyncio.to_thread(
+            lambda: (
+                self.store.list_accounts(),
+                self.store.list_mappings(),
+                self.store.get_setting(live_config.OVERRIDES_SETTING),
+                self.store.list_cooldowns(),
+            )
         )
+        self.apply_config(live_config.apply(self.base_config or self.config, live_config.load_overrides(overrides)))
         self.scheduler.set_accounts(accounts)
         await self.scheduler.reconcile(cooldowns)
         custom = dict(self.config.routing.custom_mapping)
         custom.update(mapping)
         self.router.set_custom(custom)
         self.revision = revision
+
+    def apply_config(self, config: Config) -> None:
+        """Hand the live-reloadable parts of a new config to the parts that read them."""
+        self.config = config
+        self.scheduler.config = config.scheduling
+        self.gateway.max_attempts = config.scheduling.max_attempts
+        self.gateway.attempt_timeout = config.scheduling.attempt_timeout_seconds
+        self.monitor.configure(config.monitor)
 
     async def _watch(self) -> None:
         ticks = 0
@@ -194,7 +215,9 @@ async def build_services(
         api_key=api_key,
         admin_secret=config.proxy.admin_password or api_key,
         key_generated=generated,
+        base_config=config,
     )
+    gateway.on_failure = services.metrics.upstream_failure
     holder.append(services)
     await scheduler.restore(await asyncio.to_thread(store.list_cooldowns))
     await services.reload()

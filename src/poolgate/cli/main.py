@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from poolgate.cli import accounts, mapping, serve
+from poolgate.cli import accounts, logs, mapping, serve, stats
 
 app = typer.Typer(
     help="poolgate: a self-hosted AI gateway over a pool of Google Gemini accounts.", no_args_is_help=True
@@ -12,6 +12,8 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(mapping.app, name="map")
+app.command("logs")(logs.logs)
+app.command("stats")(stats.stats)
 
 
 def main() -> None:

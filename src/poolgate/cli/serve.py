@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from poolgate.cli.common import ConfigOption, DataDirOption, load
-from poolgate.config import Config, replace_section
+from poolgate.config import Config, load_config_file, replace_section
 from poolgate.store.models import API_KEY, Account
 from poolgate.store.sql import SqlStore
 
@@ -44,7 +46,7 @@ def serve(
     except ImportError:  # pragma: no cover - platforms without uvloop
         pass
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(cfg, ctx.data_dir, demo))
+        asyncio.run(_serve(cfg, ctx.data_dir, demo, lambda: _reread(ctx.config_path, host, port)))
 
 
 def _ensure_demo_account(data_dir: Path, cfg: Config, base_url: str) -> None:
@@ -59,7 +61,17 @@ def _ensure_demo_account(data_dir: Path, cfg: Config, base_url: str) -> None:
         store.close()
 
 
-async def _serve(cfg: Config, data_dir: Path, demo: bool) -> None:
+def _reread(path: Path, host: str | None, port: int | None) -> Config:
+    """The config file and environment as they are now, with this process's command-line flags on top."""
+    cfg = load_config_file(path, os.environ)
+    if host:
+        cfg = replace_section(cfg, "proxy", host=host)
+    if port:
+        cfg = replace_section(cfg, "proxy", port=port)
+    return cfg
+
+
+async def _serve(cfg: Config, data_dir: Path, demo: bool, reread: Callable[[], Config] | None = None) -> None:
     # Imported here so the other CLI commands start fast: they need neither the server nor aiohttp.
     import uvicorn
 
@@ -74,6 +86,7 @@ async def _serve(cfg: Config, data_dir: Path, demo: bool) -> None:
         await asyncio.to_thread(_ensure_demo_account, data_dir, cfg, simulator.url)
     try:
         async with build_services(cfg, data_dir) as svc:
+            svc.config_loader = reread
             app = create_app(svc)
             server = uvicorn.Server(
                 uvicorn.Config(
@@ -114,7 +127,8 @@ def _banner(svc: Services, cfg: Config, demo: bool) -> None:
         print(f"auth: {mode}")
     if svc.key_generated:
         print(f"generated API key: {svc.api_key}")
-    print(f"admin UI: {base}/ui/")
+    who = "proxy.admin_password" if cfg.proxy.admin_password else "the client API key, or set proxy.admin_password"
+    print(f"admin UI: {base}/ui/  (sign in with {who})")
     usable = svc.scheduler.usable_count()
     total = len(svc.scheduler.accounts)
     print(f"accounts: {usable} usable of {total}" + ("  (demo simulator)" if demo else ""))

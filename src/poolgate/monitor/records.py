@@ -18,12 +18,25 @@ from poolgate.store.sql import SqlStore
 log = logging.getLogger("poolgate.monitor")
 
 _SECRET_PATTERNS = (
-    re.compile(rb"(AIza[0-9A-Za-z_\-]{10})[0-9A-Za-z_\-]+"),
+    re.compile(rb"(AIza[0-9A-Za-z_\-]{4})[0-9A-Za-z_\-]+"),
     re.compile(rb"(ya29\.[0-9A-Za-z_\-]{4})[0-9A-Za-z_\-.]+"),
     re.compile(rb"(1//[0-9A-Za-z_\-]{4})[0-9A-Za-z_\-]+"),
     re.compile(rb"(sk-[0-9A-Za-z]{2})[0-9A-Za-z_\-]{8,}"),
-    re.compile(rb'("(?:api_key|apiKey|access_token|refresh_token|authorization|password)"\s*:\s*")[^"]+'),
+    re.compile(rb"((?i:bearer)\s+[0-9A-Za-z_\-.]{2})[0-9A-Za-z_\-.]{6,}"),
+    re.compile(
+        rb'("(?:api_key|apiKey|api-key|x-api-key|x-goog-api-key|key|access_token|refresh_token|id_token|'
+        rb'client_secret|authorization|password|secret|token)"\s*:\s*")[^"]+'
+    ),
 )
+
+BATCH_SIZE = 1000
+FLUSH_INTERVAL = 0.5
+RETENTION_INTERVAL = 3600.0
+# Past this many queued rows even body-less rows are shed (and counted): a stalled database must not eat memory.
+HARD_LIMIT_FACTOR = 10
+
+_BODY_FIELDS = ("request_body", "response_body")
+_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_tokens", "thought_tokens")
 
 
 def redact(body: bytes | None, cap: int) -> str | None:
@@ -38,8 +51,29 @@ def redact(body: bytes | None, cap: int) -> str | None:
     return text
 
 
+def usage_rows(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fold log rows into hour × account × model usage increments."""
+    usage: dict[tuple[int, str, str], dict[str, Any]] = {}
+    for row in batch:
+        key = (int(row["ts"] // 3600), row["account"], row["mapped_model"] or row["client_model"])
+        agg = usage.get(key)
+        if agg is None:
+            agg = {"hour": key[0], "account": key[1], "model": key[2], "requests": 0, "errors": 0}
+            agg.update(dict.fromkeys(_TOKEN_FIELDS, 0))
+            usage[key] = agg
+        agg["requests"] += 1
+        agg["errors"] += int(row["status"] >= 400 or bool(row["error"]))
+        for name in _TOKEN_FIELDS:
+            agg[name] += row[name]
+    return list(usage.values())
+
+
 class RequestLog:
-    """Never blocks the request path: put() is a deque append; a task flushes every half second."""
+    """Never blocks the request path: put() builds a dict and appends it; a task flushes every half second.
+
+    Redaction and capping happen in the writer thread, not in put(), so a large body costs the
+    request path nothing but a reference.
+    """
 
     def __init__(self, store: SqlStore, config: MonitorConfig) -> None:
         self.store = store
@@ -47,18 +81,38 @@ class RequestLog:
         self._queue: deque[dict[str, Any]] = deque()
         self._task: asyncio.Task[None] | None = None
         self.dropped_bodies = 0
+        self.dropped_rows = 0
         self.written = 0
+        self.failed_batches = 0
+        self._last_retention = 0.0
+        # Readers (the admin API) flush before they query; the lock makes them wait for a batch the
+        # writer task already took off the queue, so "answered" always means "visible in the log".
+        self._flush_lock: asyncio.Lock | None = None
         self._listeners: list[asyncio.Queue[dict[str, Any]]] = []
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def configure(self, config: MonitorConfig) -> None:
+        """Apply new monitor settings live; a changed retention is enforced on the next flush."""
+        if config.retention_days != self.config.retention_days:
+            self._last_retention = 0.0
+        self.config = config
 
     def put(self, ctx: RequestContext) -> None:
         if not self.config.enabled:
             return
         capture = self.config.capture_bodies
-        if len(self._queue) >= self.config.queue_size:
+        size = len(self._queue)
+        if size >= self.config.queue_size:
+            if size >= max(self.config.queue_size, 1) * HARD_LIMIT_FACTOR:
+                self.dropped_rows += 1
+                return
             # Overflow keeps the row and sheds the bodies: the log stays complete, memory stays bounded.
             capture = False
-            self.dropped_bodies += 1
-        cap = self.config.body_cap_kb * 1024
+            if ctx.request_body is not None or ctx.response_body is not None:
+                self.dropped_bodies += 1
         usage = ctx.usage
         account = ctx.account
         row: dict[str, Any] = {
@@ -83,13 +137,15 @@ class RequestLog:
             "error": ctx.error[:2000],
             "client_ip": ctx.client_ip,
             "user_agent": ctx.user_agent[:300],
-            "request_body": redact(ctx.request_body, cap) if capture else None,
-            "response_body": redact(ctx.response_body, cap) if capture else None,
+            "request_body": ctx.request_body if capture else None,
+            "response_body": ctx.response_body if capture else None,
         }
         self._queue.append(row)
-        for listener in self._listeners:
-            with contextlib.suppress(asyncio.QueueFull):
-                listener.put_nowait({k: v for k, v in row.items() if not k.endswith("_body")})
+        if self._listeners:
+            public = {k: v for k, v in row.items() if k not in _BODY_FIELDS}
+            for listener in self._listeners:
+                with contextlib.suppress(asyncio.QueueFull):
+                    listener.put_nowait(public)
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
@@ -108,55 +164,49 @@ class RequestLog:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self.flush()
+        with contextlib.suppress(Exception):
+            await self.flush()
 
     async def _run(self) -> None:
-        last_retention = 0.0
         while True:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(FLUSH_INTERVAL)
             try:
                 await self.flush()
                 now = time.time()
-                if now - last_retention > 3600:
-                    last_retention = now
+                if now - self._last_retention > RETENTION_INTERVAL:
+                    self._last_retention = now
                     await self.enforce_retention(now)
             except Exception:  # the writer must outlive a bad batch or a locked database
+                self.failed_batches += 1
                 log.exception("request log flush failed")
 
     async def flush(self) -> None:
-        if not self._queue:
-            return
-        batch = [self._queue.popleft() for _ in range(min(len(self._queue), 1000))]
-        usage: dict[tuple[int, str, str], dict[str, Any]] = {}
-        for row in batch:
-            key = (int(row["ts"] // 3600), row["account"], row["mapped_model"] or row["client_model"])
-            agg = usage.setdefault(
-                key,
-                {
-                    "hour": key[0],
-                    "account": key[1],
-                    "model": key[2],
-                    "requests": 0,
-                    "errors": 0,
-                    "input_tokens": 0,
-                    "output_tokens": 0,
-                    "cached_tokens": 0,
-                    "thought_tokens": 0,
-                },
-            )
-            agg["requests"] += 1
-            agg["errors"] += int(row["status"] >= 400 or bool(row["error"]))
-            for name in ("input_tokens", "output_tokens", "cached_tokens", "thought_tokens"):
-                agg[name] += row[name]
+        """Write everything queued, in batches; each batch is one transaction."""
+        if self._flush_lock is None:
+            self._flush_lock = asyncio.Lock()
+        async with self._flush_lock:
+            await self._drain()
 
-        def write() -> None:
-            self.store.insert_logs(batch)
-            self.store.add_usage(list(usage.values()))
+    async def _drain(self) -> None:
+        cap = self.config.body_cap_kb * 1024
+        while self._queue:
+            batch = [self._queue.popleft() for _ in range(min(len(self._queue), BATCH_SIZE))]
 
-        await asyncio.to_thread(write)
-        self.written += len(batch)
+            def write(batch: list[dict[str, Any]] = batch) -> None:
+                for row in batch:
+                    for name in _BODY_FIELDS:
+                        row[name] = redact(row[name], cap)
+                self.store.insert_logs(batch)
+                self.store.add_usage(usage_rows(batch))
+
+            await asyncio.to_thread(write)
+            self.written += len(batch)
 
     async def enforce_retention(self, now: float) -> int:
         cutoff = now - self.config.retention_days * 86400
+        # Stored Responses API objects age out with the log that recorded them.
         await asyncio.to_thread(ResponseStore(self.store.engine).delete_before, cutoff)
-        return await asyncio.to_thread(self.store.delete_logs_before, cutoff)
+        deleted = await asyncio.to_thread(self.store.delete_logs_before, cutoff)
+        if deleted:
+            log.info("request log retention: deleted %d rows older than %d days", deleted, self.config.retention_days)
+        return deleted

@@ -26,7 +26,6 @@ NO_ACCOUNT_HINT = (
     "No usable upstream account. Add one with `poolgate accounts add-key YOUR_GEMINI_KEY` "
     "or `poolgate accounts login`, or enable a disabled one with `poolgate accounts enable ID`."
 )
-PREFER_KEYS = ("priority", "tier", "quota")
 
 PersistHook = Callable[[list[Cooldown], list[str]], None]
 StateHook = Callable[[Account], None]
@@ -74,8 +73,6 @@ class Scheduler:
         self._accounts: list[Account] = []
         self._persist_cooldowns = persist_cooldowns
         self._persist_state = persist_state
-        self._tier_rank = {name.lower(): i for i, name in enumerate(config.tier_order)}
-        self._prefer = [p for p in config.prefer if p in PREFER_KEYS]
 
     # -- pool membership
     @property
@@ -100,17 +97,20 @@ class Scheduler:
         return max(found, key=lambda c: c.until) if found else None
 
     def _tier(self, account: Account) -> int:
-        return self._tier_rank.get(account.tier.lower(), len(self._tier_rank)) if account.tier else len(self._tier_rank)
+        # Read from config each time: live config changes apply without a restart.
+        order = [name.lower() for name in self.config.tier_order]
+        tier = account.tier.lower()
+        return next((i for i, name in enumerate(order) if name and name in tier), len(order))
 
     def _order_key(self, account: Account, model: str, avoid: set[str]) -> tuple[float, ...]:
         key: list[float] = [account.id in avoid]
         if self.config.mode != "performance_first":
-            for name in self._prefer:
+            for name in self.config.prefer:
                 if name == "priority":
                     key.append(-account.priority)
                 elif name == "tier":
                     key.append(self._tier(account))
-                else:
+                elif name == "quota":
                     remaining = account.remaining_fraction(model)
                     # Buckets of 10 % so accounts with similar headroom still take turns.
                     key.append(-round(remaining * 10) if remaining is not None else -10)

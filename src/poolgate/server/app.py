@@ -7,6 +7,7 @@ import contextlib
 import logging
 import math
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -28,7 +29,16 @@ from poolgate.server.asgi import (
     send_response,
     send_stream,
 )
-from poolgate.server.handlers import anthropic, gemini, openai, responses
+from poolgate.server.handlers import (
+    admin_accounts,
+    admin_config,
+    admin_logs,
+    anthropic,
+    gemini,
+    observe,
+    openai,
+    responses,
+)
 from poolgate.server.handlers import oauth as oauth_handlers
 from poolgate.services import Services
 
@@ -123,6 +133,7 @@ def default_routes() -> Router:
     r.add("POST", "/api/accounts/oauth/complete", Route(oauth_handlers.complete, ADMIN, ADMIN_AUTH, logged=False))
     r.add("POST", "/api/accounts/oauth/import", Route(oauth_handlers.import_token, ADMIN, ADMIN_AUTH, logged=False))
     r.add("GET", oauth_handlers.CALLBACK_PATH, Route(oauth_handlers.callback, PLAIN, PUBLIC, logged=False))
+    add_monitor_routes(r)
     return r
 
 
@@ -136,6 +147,40 @@ def add_gemini_routes(r: Router) -> None:
     r.add_prefix("POST", "/v1beta/models/", Route(gemini.model_action, GEMINI))
     r.add_prefix("GET", "/v1/models/", Route(gemini.get_model_any, OPENAI, logged=False, choose=_gemini_if_goog_key))
     r.add_prefix("POST", "/v1/models/", Route(gemini.model_action, GEMINI))
+
+
+def add_monitor_routes(r: Router) -> None:
+    """/metrics, the admin API under /api and the web UI under /ui (documented in docs/openapi.yaml)."""
+
+    def admin(method: str, path: str, handler: Handler) -> None:
+        route = Route(handler, ADMIN, ADMIN_AUTH, logged=False)
+        if path.endswith("/"):
+            r.add_prefix(method, path, route)
+        else:
+            r.add(method, path, route)
+
+    r.add("GET", "/metrics", Route(observe.metrics, PLAIN, CLIENT, logged=False))
+    r.add("GET", "/ui", Route(observe.ui, PLAIN, PUBLIC, logged=False))
+    r.add_prefix("GET", "/ui/", Route(observe.ui, PLAIN, PUBLIC, logged=False))
+    r.add("GET", "/api/openapi.json", Route(observe.openapi, ADMIN, PUBLIC, logged=False))
+    admin("GET", "/api/accounts", admin_accounts.list_accounts)
+    admin("POST", "/api/accounts", admin_accounts.add_account)
+    for method in ("GET", "POST", "DELETE"):
+        admin(method, "/api/accounts/", admin_accounts.account_action)
+    admin("GET", "/api/cooldowns", admin_accounts.list_cooldowns)
+    admin("DELETE", "/api/cooldowns", admin_accounts.clear_cooldowns)
+    admin("GET", "/api/mapping", admin_config.get_mapping)
+    admin("PUT", "/api/mapping", admin_config.set_mapping)
+    admin("POST", "/api/mapping", admin_config.set_mapping)
+    admin("DELETE", "/api/mapping", admin_config.delete_mapping)
+    admin("GET", "/api/config", admin_config.get_config)
+    admin("PATCH", "/api/config", admin_config.patch_config)
+    admin("DELETE", "/api/config/overrides", admin_config.reset_config)
+    admin("POST", "/api/config/reload", admin_config.reload_config)
+    admin("GET", "/api/logs", admin_logs.list_logs)
+    admin("GET", "/api/logs/stream", admin_logs.feed)
+    admin("GET", "/api/logs/", admin_logs.get_log)
+    admin("GET", "/api/stats", admin_logs.stats)
 
 
 _HINTS = (
@@ -209,6 +254,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                 ctx.error = "client disconnected"
                 if route is not None and route.logged:
                     svc.monitor.put(ctx)
+                    svc.metrics.observe(ctx, time.perf_counter() - ctx.started)
                 return
             raise
         except Exception:
@@ -222,7 +268,13 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
         response.headers[:0] = base_headers
         ctx.status = response.status
         try:
-            if isinstance(response, StreamResponse):
+            if isinstance(response, StreamResponse) and route is not None and route.logged:
+                svc.metrics.stream_started()
+                try:
+                    await send_stream(send, response)
+                finally:
+                    svc.metrics.stream_ended()
+            elif isinstance(response, StreamResponse):
                 await send_stream(send, response)
             else:
                 if response.status >= 400 and not ctx.error:
@@ -238,6 +290,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                 watcher.cancel()
             if route is not None and route.logged:
                 svc.monitor.put(ctx)
+                svc.metrics.observe(ctx, time.perf_counter() - ctx.started)
 
     async def lifespan(receive: Receive, send: Send) -> None:
         while True:

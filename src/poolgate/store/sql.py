@@ -305,6 +305,64 @@ class SqlStore:
                         r,
                     )
 
+    @staticmethod
+    def _log_filters(
+        errors_only: bool, search: str, account: str, model: str, since_ts: float | None, status: str = ""
+    ) -> tuple[str, dict[str, Any]]:
+        where: list[str] = []
+        params: dict[str, Any] = {}
+        if errors_only:
+            where.append("(status >= 400 OR error != '')")
+        if search:
+            where.append(
+                "(route LIKE :q OR client_model LIKE :q OR mapped_model LIKE :q OR account LIKE :q OR error LIKE :q)"
+            )
+            params["q"] = f"%{search}%"
+        if account:
+            where.append("(account = :account OR account_id = :account)")
+            params["account"] = account
+        if model:
+            where.append("(client_model = :model OR mapped_model = :model)")
+            params["model"] = model
+        if since_ts is not None:
+            where.append("ts > :since")
+            params["since"] = since_ts
+        if status.isdigit():
+            where.append("status = :status")
+            params["status"] = int(status)
+        elif status in ("2xx", "3xx", "4xx", "5xx"):
+            where.append("status >= :lo AND status < :hi")
+            params["lo"], params["hi"] = int(status[0]) * 100, int(status[0]) * 100 + 100
+        return (f"WHERE {' AND '.join(where)}" if where else ""), params
+
+    def count_logs(
+        self,
+        *,
+        errors_only: bool = False,
+        search: str = "",
+        account: str = "",
+        model: str = "",
+        since_ts: float | None = None,
+        status: str = "",
+    ) -> int:
+        clause, params = self._log_filters(errors_only, search, account, model, since_ts, status)
+        with self.engine.connect() as conn:
+            value = conn.execute(text(f"SELECT COUNT(*) FROM request_logs {clause}"), params).scalar()
+        return int(value or 0)
+
+    def last_errors(self, within_seconds: float = 7 * 86400) -> dict[str, dict[str, Any]]:
+        """The most recent failed request per account id (within a window, so the scan stays short)."""
+        since = time.time() - within_seconds
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT account_id, ts, status, error FROM request_logs "
+                    "WHERE ts > :since AND account_id != '' AND (status >= 400 OR error != '') ORDER BY ts"
+                ),
+                {"since": since},
+            ).fetchall()
+        return {r[0]: {"ts": float(r[1]), "status": int(r[2]), "error": str(r[3])[:500]} for r in rows}
+
     def query_logs(
         self,
         *,
@@ -316,25 +374,11 @@ class SqlStore:
         model: str = "",
         since_ts: float | None = None,
         with_bodies: bool = False,
+        status: str = "",
+        ascending: bool = False,
     ) -> list[dict[str, Any]]:
-        where: list[str] = []
-        params: dict[str, Any] = {"limit": limit, "offset": offset}
-        if errors_only:
-            where.append("(status >= 400 OR error != '')")
-        if search:
-            where.append(
-                "(route LIKE :q OR client_model LIKE :q OR mapped_model LIKE :q OR account LIKE :q OR error LIKE :q)"
-            )
-            params["q"] = f"%{search}%"
-        if account:
-            where.append("account = :account")
-            params["account"] = account
-        if model:
-            where.append("(client_model = :model OR mapped_model = :model)")
-            params["model"] = model
-        if since_ts is not None:
-            where.append("ts > :since")
-            params["since"] = since_ts
+        clause, params = self._log_filters(errors_only, search, account, model, since_ts, status)
+        params.update(limit=limit, offset=offset)
         cols = (
             "*"
             if with_bodies
@@ -344,10 +388,10 @@ class SqlStore:
                 "error, client_ip, user_agent"
             )
         )
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        order = "ASC" if ascending else "DESC"
         with self.engine.connect() as conn:
             rows = conn.execute(
-                text(f"SELECT {cols} FROM request_logs {clause} ORDER BY ts DESC LIMIT :limit OFFSET :offset"),
+                text(f"SELECT {cols} FROM request_logs {clause} ORDER BY ts {order}, id LIMIT :limit OFFSET :offset"),
                 params,
             ).fetchall()
         return [dict(r._mapping) for r in rows]

@@ -1,0 +1,60 @@
+"""Helpers shared by the admin API handlers: JSON bodies, query parameters, path tails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from poolgate.errors import ErrorKind, GatewayError, invalid
+from poolgate.protocols import fields
+from poolgate.server.asgi import Request
+from poolgate.services import Services
+
+ADMIN_BODY_LIMIT = 1024 * 1024
+
+
+async def json_body(req: Request) -> dict[str, Any]:
+    raw = await req.body(ADMIN_BODY_LIMIT)
+    return fields.parse_json_object(raw or b"{}")
+
+
+def text_field(body: dict[str, Any], key: str, *, required: bool = True) -> str:
+    value = body.get(key, "")
+    if not isinstance(value, str):
+        raise invalid(f"'{key}' must be a string.", key)
+    value = value.strip()
+    if required and not value:
+        raise invalid(f"'{key}' is required.", key)
+    return value
+
+
+def int_query(req: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = req.query.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid(f"Query parameter '{name}' must be an integer.", name) from None
+    if not lo <= value <= hi:
+        raise invalid(f"Query parameter '{name}' must be between {lo} and {hi}.", name)
+    return value
+
+
+def bool_query(req: Request, name: str) -> bool:
+    return req.query.get(name, "").lower() in {"1", "true", "yes", "on"}
+
+
+def tail(req: Request, prefix: str) -> list[str]:
+    """Path segments after a prefix: `/api/accounts/ab12/enable` with `/api/accounts/` → ['ab12', 'enable']."""
+    from urllib.parse import unquote
+
+    return [unquote(part) for part in req.path[len(prefix) :].split("/") if part]
+
+
+def not_found(what: str) -> GatewayError:
+    return GatewayError(ErrorKind.NOT_FOUND, what)
+
+
+async def after_change(svc: Services) -> None:
+    """Apply a store change to this process now instead of at the next watcher tick."""
+    await svc.reload()

@@ -1,0 +1,117 @@
+"""RequestLog over a real SQLite store: overflow keeps rows and sheds bodies, redaction, batching, retention."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from poolgate.config import MonitorConfig
+from poolgate.gateway import RequestContext
+from poolgate.monitor.records import HARD_LIMIT_FACTOR, RequestLog
+from poolgate.store.sql import SqlStore
+
+
+def _ctx(i: int, *, body: bytes = b'{"model":"m"}', ts: float | None = None, status: int = 200) -> RequestContext:
+    ctx = RequestContext(request_id=f"req-{i:04d}", route="/v1/chat/completions", protocol="openai")
+    if ts is not None:
+        ctx.started_wall = ts
+    ctx.client_model = "gpt-4o"
+    ctx.mapped_model = "gemini-2.5-flash"
+    ctx.status = status
+    ctx.request_body = body
+    ctx.response_body = b'{"ok":true}'
+    return ctx
+
+
+async def test_overflow_keeps_every_row_but_drops_bodies_and_counts(tmp_path: Path) -> None:
+    store = SqlStore.open(tmp_path)
+    log = RequestLog(store, MonitorConfig(queue_size=3))
+    for i in range(5):
+        log.put(_ctx(i))
+    assert log.dropped_bodies == 2
+    await log.flush()
+    rows = {r["id"]: r for r in store.query_logs(limit=100, with_bodies=True)}
+    assert len(rows) == 5
+    with_bodies = sorted(i for i, r in rows.items() if r["request_body"] is not None)
+    assert with_bodies == ["req-0000", "req-0001", "req-0002"]
+    assert rows["req-0004"]["response_body"] is None
+    assert rows["req-0004"]["client_model"] == "gpt-4o"  # the row itself is complete
+    store.close()
+
+
+async def test_past_the_hard_limit_rows_are_shed_and_counted(tmp_path: Path) -> None:
+    store = SqlStore.open(tmp_path)
+    log = RequestLog(store, MonitorConfig(queue_size=1))
+    total = HARD_LIMIT_FACTOR + 5
+    for i in range(total):
+        log.put(_ctx(i))
+    assert log.queued == HARD_LIMIT_FACTOR
+    assert log.dropped_rows == 5
+    await log.flush()
+    assert store.count_logs() == HARD_LIMIT_FACTOR
+    assert log.queued == 0
+    store.close()
+
+
+async def test_bodies_are_capped_and_secrets_redacted(tmp_path: Path) -> None:
+    store = SqlStore.open(tmp_path)
+    log = RequestLog(store, MonitorConfig(body_cap_kb=1))
+    secret_key = "AIzaSyA1234567890abcdefghijklmnopqrstu"
+    body = (
+        b'{"api_key":"hunter2-very-secret","note":"'
+        + secret_key.encode()
+        + b' and Bearer sk-abcdefghijklmnopqrstuvwxyz","pad":"'
+        + b"x" * 5000
+        + b'"}'
+    )
+    log.put(_ctx(1, body=body))
+    await log.flush()
+    row = store.get_log("req-0001")
+    assert row is not None
+    text = row["request_body"]
+    assert "hunter2-very-secret" not in text
+    assert secret_key not in text
+    assert "abcdefghijklmnopqrstuvwxyz" not in text
+    assert "more bytes]" in text  # capped, and says how much was cut
+    assert len(text) < 1200
+    store.close()
+
+
+async def test_flush_writes_large_backlogs_and_aggregates_usage(tmp_path: Path) -> None:
+    store = SqlStore.open(tmp_path)
+    log = RequestLog(store, MonitorConfig(queue_size=5000, capture_bodies=False))
+    for i in range(2500):
+        log.put(_ctx(i, status=500 if i % 10 == 0 else 200))
+    await log.flush()
+    assert store.count_logs() == 2500
+    usage = store.usage_since(int(time.time() // 3600) - 1)
+    assert len(usage) == 1
+    assert usage[0]["requests"] == 2500
+    assert usage[0]["errors"] == 250
+    assert usage[0]["model"] == "gemini-2.5-flash"
+    store.close()
+
+
+async def test_retention_deletes_rows_older_than_retention_days(tmp_path: Path) -> None:
+    store = SqlStore.open(tmp_path)
+    log = RequestLog(store, MonitorConfig(retention_days=30))
+    now = time.time()
+    log.put(_ctx(1, ts=now - 31 * 86400))
+    log.put(_ctx(2, ts=now - 29 * 86400))
+    log.put(_ctx(3, ts=now))
+    await log.flush()
+    assert await log.enforce_retention(now) == 1
+    assert sorted(r["id"] for r in store.query_logs(limit=10)) == ["req-0002", "req-0003"]
+    log.configure(MonitorConfig(retention_days=7))
+    assert await log.enforce_retention(now) == 1
+    assert [r["id"] for r in store.query_logs(limit=10)] == ["req-0003"]
+    store.close()
+
+
+async def test_disabled_monitor_writes_nothing(tmp_path: Path) -> None:
+    store = SqlStore.open(tmp_path)
+    log = RequestLog(store, MonitorConfig(enabled=False))
+    log.put(_ctx(1))
+    await log.flush()
+    assert store.count_logs() == 0
+    store.close()
