@@ -46,6 +46,8 @@ class SchedulingConfig:
     default_cooldown_seconds: float = 30.0
     tier_order: list[str] = field(default_factory=lambda: ["ultra", "pro", "free"])
     extra_rules: list[dict[str, Any]] = field(default_factory=list)
+    prefer: list[str] = field(default_factory=lambda: ["priority", "tier", "quota"])
+    attempt_timeout_seconds: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +217,25 @@ def load_config(toml_text: str = "", environ: Mapping[str, str] | None = None) -
         raise ConfigError("proxy.port: expected 1-65535")
     if config.scheduling.max_attempts < 1:
         raise ConfigError("scheduling.max_attempts: expected at least 1")
+    unknown = [p for p in config.scheduling.prefer if p not in ("priority", "tier", "quota")]
+    if unknown:
+        raise ConfigError(
+            f"scheduling.prefer: unknown key(s) {', '.join(map(str, unknown))}; use priority, tier, quota"
+        )
+    _check_rules(config.scheduling.extra_rules)
     return config
+
+
+def _check_rules(rules: list[Any]) -> None:
+    from poolgate.pool.classify import rule_from_dict
+
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, dict):
+            raise ConfigError(f"scheduling.extra_rules[{i}]: expected a table")
+        try:
+            rule_from_dict(rule)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ConfigError(f"scheduling.extra_rules[{i}]: {exc}") from exc
 
 
 def load_config_file(path: Path | None, environ: Mapping[str, str]) -> Config:

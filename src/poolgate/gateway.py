@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -10,15 +12,14 @@ from typing import TypeVar
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.hub.events import Usage, chunk_has_content
 from poolgate.hub.types import JSON
-from poolgate.pool.classify import Classifier, Decision, Scope
+from poolgate.pool.classify import MISSING, PARKED, Classifier, Decision, Scope
 from poolgate.pool.clock import Clock
 from poolgate.pool.scheduler import Scheduler
 from poolgate.store.models import Account
-from poolgate.upstream.base import Transport, UpstreamCall, UpstreamFailure
+from poolgate.upstream.base import Refreshable, Transport, UpstreamCall, UpstreamFailure
 
 T = TypeVar("T")
-
-_RATE_KINDS = frozenset({"rate_limit", "request_429", "quota_exhausted", "capacity"})
+log = logging.getLogger("poolgate.gateway")
 
 
 @dataclass(slots=True)
@@ -58,6 +59,8 @@ class OpenStream:
     held: list[JSON]
     rest: AsyncIterator[JSON]
     ctx: RequestContext
+    # Called when the upstream fails after the first byte, so the scheduler still learns from it.
+    on_failure: Callable[[UpstreamFailure], Awaitable[None]] | None = None
 
     async def chunks(self) -> AsyncIterator[JSON]:
         for chunk in self.held:
@@ -70,6 +73,10 @@ class OpenStream:
             aclose = getattr(self.rest, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    async def failed(self, failure: UpstreamFailure) -> None:
+        if self.on_failure is not None:
+            await self.on_failure(failure)
 
     async def aclose(self) -> None:
         aclose = getattr(self.rest, "aclose", None)
@@ -85,12 +92,14 @@ class Gateway:
         classifier: Classifier,
         clock: Clock,
         max_attempts: int,
+        attempt_timeout: float = 300.0,
     ) -> None:
         self.scheduler = scheduler
         self.transports = transports
         self.classifier = classifier
         self.clock = clock
         self.max_attempts = max_attempts
+        self.attempt_timeout = attempt_timeout
         # Told the class of every upstream failure (for metrics); must be cheap and never raise.
         self.on_failure: Callable[[str], None] | None = None
 
@@ -114,7 +123,7 @@ class Gateway:
                 async for chunk in agen:
                     held.append(chunk)
                     if chunk_has_content(chunk):
-                        return OpenStream(account, held, agen, ctx)
+                        return OpenStream(account, held, agen, ctx, self._mid_stream_reporter(account, call))
             except BaseException:
                 await agen.aclose()
                 raise
@@ -131,71 +140,118 @@ class Gateway:
 
         return await self._run(call, ctx, attempt)
 
+    def _mid_stream_reporter(
+        self, account: Account, call: UpstreamCall
+    ) -> Callable[[UpstreamFailure], Awaitable[None]]:
+        async def report(failure: UpstreamFailure) -> None:
+            await self.scheduler.record_failure(account, call.model, failure, call.session_key)
+
+        return report
+
+    async def _attempt(self, call: UpstreamCall, account: Account, attempt: Callable[[Account], Awaitable[T]]) -> T:
+        """One upstream attempt, bounded by the attempt timeout and the request's deadline."""
+        limit = self.attempt_timeout
+        if call.deadline:
+            limit = min(limit, call.deadline - self.clock.now())
+        if limit <= 0:
+            raise UpstreamFailure(timeout=True, text="request deadline reached")
+        try:
+            async with asyncio.timeout(limit):
+                return await attempt(account)
+        except TimeoutError:
+            raise UpstreamFailure(timeout=True, text=f"no answer within {limit:.0f}s") from None
+
+    async def _call(self, call: UpstreamCall, account: Account, attempt: Callable[[Account], Awaitable[T]]) -> T:
+        """An attempt; on a 401 from a transport that can renew its token, renew once and try again."""
+        try:
+            return await self._attempt(call, account, attempt)
+        except UpstreamFailure as failure:
+            transport = self.transport_for(account)
+            if not (self.scheduler.classifier.rule_for(failure).refresh and isinstance(transport, Refreshable)):
+                raise
+            log.info("request %s: 401 from %s, refreshing its token once", call.request_id, account.display_name)
+            await transport.force_refresh(account)
+        return await self._attempt(call, account, attempt)
+
     async def _run(self, call: UpstreamCall, ctx: RequestContext, attempt: Callable[[Account], Awaitable[T]]) -> T:
-        tried: set[str] = set()
+        # Failures that cool or park an account take it out of this request and are bounded by the pool;
+        # max_attempts bounds the rest (5xx, empty streams, per-request throttling), which retry in place.
         avoid: set[str] = set()
+        retries_left = self.max_attempts
+        calls_left = self.max_attempts + self.scheduler.usable_count() + 1  # +1: one cache_first wait
+        waited = False  # a conversation waits for its account once per request; then it moves on
         last: tuple[Decision, UpstreamFailure] | None = None
-        for _ in range(self.max_attempts):
-            try:
-                pick = await self.scheduler.pick(call.model, call.session_key, tried, avoid, call.deadline)
-            except GatewayError as err:
-                if last is None or err.kind is ErrorKind.ALL_COOLING:
-                    raise
-                raise self._exhausted(last) from err
+        ready_at: dict[str, float] = {}  # when an account that failed at request scope may be tried again
+        while retries_left > 0 and calls_left > 0:
+            pick = await self.scheduler.pick(call.model, call.session_key, set(), avoid, call.deadline, not waited)
+            if pick is None:
+                break
             account = pick.account
-            if pick.wait > 0:
-                await self.clock.sleep(pick.wait)
+            waited = waited or pick.wait > 0
+            wait = max(pick.wait, ready_at.get(account.id, 0.0) - self.clock.now())
+            if wait > 0:
+                if call.deadline and self.clock.now() + wait >= call.deadline:
+                    break  # waiting would outlast the request; answer now instead
+                await self.clock.sleep(wait)
             ctx.account = account
             ctx.attempts += 1
+            calls_left -= 1
+            started = self.clock.now()
             t0 = time.perf_counter()
             try:
-                result = await attempt(account)
+                result = await self._call(call, account, attempt)
             except UpstreamFailure as failure:
                 ctx.upstream_seconds += time.perf_counter() - t0
-                previous = await self.scheduler.failure_count(account, call.model)
-                decision = self.classifier.classify(failure, previous)
+                decision = await self.scheduler.record_failure(account, call.model, failure, call.session_key)
                 if self.on_failure is not None:
                     self.on_failure(decision.kind)
-                await self.scheduler.report_failure(account, call.model, decision, call.session_key)
                 last = (decision, failure)
+                log.info(
+                    "request %s: attempt %d on %s failed: %s (%s)",
+                    call.request_id,
+                    ctx.attempts,
+                    account.display_name,
+                    decision.kind,
+                    failure,
+                )
                 if decision.client_error or not decision.retry:
                     raise client_error(failure) from None
                 if decision.scope is Scope.REQUEST and not decision.account_state:
                     avoid.add(account.id)
-                else:
-                    tried.add(account.id)
-                if decision.backoff > 0:
-                    remaining = call.deadline - self.clock.now() if call.deadline else decision.backoff
-                    if remaining > decision.backoff:
-                        await self.clock.sleep(decision.backoff)
+                    ready_at[account.id] = self.clock.now() + decision.backoff
+                    retries_left -= 1
+                # Otherwise the account now cools or is parked, so the scheduler will not offer it again
+                # unless it frees up (or, in cache_first, the conversation waits for it within the deadline).
                 continue
             ctx.upstream_seconds += time.perf_counter() - t0
-            await self.scheduler.report_success(account, call.model)
+            await self.scheduler.report_success(account, call.model, started)
             return result
         if last is None:
-            raise GatewayError(ErrorKind.NO_ACCOUNT, "No attempt could be made.")
-        # Attempts ran out: if the pool is now all cooling, that is the more useful answer.
-        try:
-            await self.scheduler.pick(call.model, "", set(), set(), 0.0)
-        except GatewayError as err:
-            if err.kind is ErrorKind.ALL_COOLING:
-                raise err from None
+            raise await self.scheduler.unavailable(call.model) or GatewayError(
+                ErrorKind.NO_ACCOUNT, "No attempt could be made before the request's deadline."
+            )
+        # Out of attempts: if the pool is now all cooling (or parked), that is the more useful answer.
+        final = await self.scheduler.unavailable(call.model)
+        if final is not None:
+            raise final
         raise self._exhausted(last)
 
     def _exhausted(self, last: tuple[Decision, UpstreamFailure]) -> GatewayError:
         decision, failure = last
         detail = f"Last upstream error: {failure}"
-        if decision.kind in _RATE_KINDS:
+        if decision.status == 429 or decision.kind in ("rate_limit", "request_throttled", "quota_exhausted"):
             return GatewayError(
                 ErrorKind.ALL_COOLING,
-                f"All usable accounts are rate limited. {detail}",
-                retry_after=max(1.0, decision.cooldown),
+                f"Every account this request tried is rate limited. {detail}",
+                retry_after=max(1.0, decision.cooldown or decision.backoff),
             )
-        if decision.kind == "model_not_found":
+        if decision.blocks_as == MISSING:
             return GatewayError(ErrorKind.NOT_FOUND, failure.message or "Model not found upstream.")
-        if decision.account_state or decision.kind in ("forbidden", "validation_required", "unauthenticated"):
+        if decision.kind == "capacity":
+            return GatewayError(ErrorKind.NO_ACCOUNT, f"The model is overloaded upstream. {detail}")
+        if decision.account_state or decision.blocks_as == PARKED:
             return GatewayError(ErrorKind.NO_ACCOUNT, f"No account could serve this request. {detail}")
-        if decision.kind in ("timeout",):
+        if decision.kind in ("timeout", "upstream_timeout"):
             return GatewayError(ErrorKind.TIMEOUT, f"Upstream timed out on every attempt. {detail}")
         return GatewayError(ErrorKind.UPSTREAM_ERROR, f"Upstream failed on every attempt. {detail}")
 

@@ -73,15 +73,17 @@ class Services:
         revision = await asyncio.to_thread(self.store.revision)
         if revision == self.revision:
             return
-        accounts, mapping, overrides = await asyncio.to_thread(
+        accounts, mapping, overrides, cooldowns = await asyncio.to_thread(
             lambda: (
                 self.store.list_accounts(),
                 self.store.list_mappings(),
                 self.store.get_setting(live_config.OVERRIDES_SETTING),
+                self.store.list_cooldowns(),
             )
         )
         self.apply_config(live_config.apply(self.base_config or self.config, live_config.load_overrides(overrides)))
         self.scheduler.set_accounts(accounts)
+        await self.scheduler.reconcile(cooldowns)
         custom = dict(self.config.routing.custom_mapping)
         custom.update(mapping)
         self.router.set_custom(custom)
@@ -92,6 +94,7 @@ class Services:
         self.config = config
         self.scheduler.config = config.scheduling
         self.gateway.max_attempts = config.scheduling.max_attempts
+        self.gateway.attempt_timeout = config.scheduling.attempt_timeout_seconds
         self.monitor.configure(config.monitor)
 
     async def _watch(self) -> None:
@@ -191,17 +194,11 @@ async def build_services(
     def persist_state(account: Account) -> None:
         holder[0].persist_account_state(account)
 
-    scheduler = Scheduler(state or MemoryState(), clock, config.scheduling, persist_cooldowns, persist_state)
-    oauth.on_quota = functools.partial(
-        apply_quota, scheduler, config.scheduling.cooldown_cap_seconds, persist_cooldowns
-    )
-    gateway = Gateway(
-        scheduler,
-        transports,
-        Classifier(config.scheduling.extra_rules),
-        clock,
-        config.scheduling.max_attempts,
-    )
+    sched = config.scheduling
+    classifier = Classifier(sched.extra_rules, sched.cooldown_cap_seconds, sched.default_cooldown_seconds)
+    scheduler = Scheduler(state or MemoryState(), clock, sched, persist_cooldowns, persist_state, classifier)
+    oauth.on_quota = functools.partial(apply_quota, scheduler, sched.cooldown_cap_seconds, persist_cooldowns)
+    gateway = Gateway(scheduler, transports, classifier, clock, sched.max_attempts, sched.attempt_timeout_seconds)
     monitor = RequestLog(store, config.monitor)
     services = Services(
         config=config,

@@ -109,9 +109,11 @@ def test_a_429_never_moves_to_the_next_base_and_refetches_quota(solo: Gateway, s
     sim.script(SOLO, {"status": 429, "reason": "RATE_LIMIT_EXCEEDED", "retry_delay": "1s"})
     start = mark(sim)
     r = chat(solo, "rate limited", model="gemini-2.5-pro")
-    assert r.status_code == 429
+    # A 1 s hint is a per-request throttle (docs/scheduling.md): the same account waits it out and retries,
+    # on the same base both times.
+    assert r.status_code == 200, r.text
     paths = [c["path"] for c in calls_since(sim, start, "generateContent")]
-    assert paths == ["/a/v1internal:generateContent"]
+    assert paths == ["/a/v1internal:generateContent"] * 2
     poll(lambda: calls_since(sim, start, "fetchAvailableModels"), "a quota lookup after the 429")
 
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from poolgate.cli.common import ConfigOption, DataDirOption, console, err_console, load, open_store
+from poolgate.pool.classify import PARKED, Classifier
 from poolgate.store.crypto import mask_secret
 from poolgate.store.models import ACTIVE, API_KEY, Account, Cooldown
 from poolgate.store.sql import SqlStore
@@ -29,20 +30,39 @@ def _ago(ts: float) -> str:
     return f"{delta // 86400}d ago"
 
 
-def describe_state(account: Account, cooldowns: list[Cooldown], now: float) -> str:
+def _clock(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def describe_state(
+    account: Account, cooldowns: list[Cooldown], now: float, classifier: Classifier | None = None
+) -> tuple[str, str]:
+    """(state, why) for the table: what the scheduler will do with the account and the reason for it."""
+    classifier = classifier or Classifier()
     if not account.enabled:
-        return "disabled"
+        return "disabled", account.state_reason[:200]
     if account.state == "needs_relogin":
-        return "needs re-login"
+        return "needs re-login", account.state_reason[:200] or "run `poolgate accounts login` again"
     if account.state != ACTIVE:
-        return f"{account.state}: {account.state_reason[:60]}" if account.state_reason else account.state
-    active = [c for c in cooldowns if c.account_id == account.id and c.until > now]
-    if active:
-        c = max(active, key=lambda c: c.until)
-        until = time.strftime("%H:%M:%S", time.localtime(c.until))
-        scope = f" ({c.model})" if c.model else ""
-        return f"cooling{scope} until {until} — {c.kind}"
-    return "active"
+        return account.state, account.state_reason[:200]
+    active = sorted((c for c in cooldowns if c.account_id == account.id and c.until > now), key=lambda c: c.until)
+    if not active:
+        return "active", ""
+    states = [
+        f"{'parked' if classifier.blocks_as(c.kind) == PARKED else 'cooling'}"
+        f"{f' ({c.model})' if c.model else ''} until {_clock(c.until)}"
+        for c in active
+    ]
+    why = [f"{c.kind}: {_why(c.reason)}" for c in active]
+    return "\n".join(states), "\n".join(why)
+
+
+def _why(reason: str) -> str:
+    # A validation URL must be shown whole: the user has to open it to get the account back.
+    if "(verify at " in reason:
+        head, url = reason.rsplit("(verify at ", 1)
+        return f"{head[:120].rstrip()} — verify at {url.rstrip(')')}"
+    return reason[:160]
 
 
 def quota_text(account: Account) -> str:
@@ -88,21 +108,26 @@ def add_key(
 @app.command("list")
 def list_accounts(config: Path | None = ConfigOption, data_dir: Path | None = DataDirOption) -> None:
     """Show every account with its state, quota and last use."""
-    store = open_store(load(config, data_dir))
+    ctx = load(config, data_dir)
+    store = open_store(ctx)
     accounts = store.list_accounts()
     cooldowns = store.list_cooldowns()
+    sched = ctx.config.scheduling
+    classifier = Classifier(sched.extra_rules, sched.cooldown_cap_seconds, sched.default_cooldown_seconds)
     now = time.time()
     table = Table(title=f"{len(accounts)} account(s)")
-    for column in ("id", "kind", "label / email", "secret", "tier", "state", "quota left", "last used"):
-        table.add_column(column)
+    for column in ("id", "kind", "label / email", "secret", "tier", "state", "why", "quota left", "last used"):
+        table.add_column(column, overflow="fold")
     for acc in accounts:
+        state, why = describe_state(acc, cooldowns, now, classifier)
         table.add_row(
             acc.id,
             "api key" if acc.kind == API_KEY else "oauth",
             acc.email or acc.label,
             mask_secret(acc.secret),
             acc.tier or "—",
-            describe_state(acc, cooldowns, now),
+            state,
+            why,
             quota_text(acc),
             _ago(acc.last_used_at),
         )

@@ -1,29 +1,60 @@
-"""classify(): an upstream failure becomes a scheduling decision, through a rule table config can extend."""
+"""classify(): an upstream failure becomes a scheduling decision, through a rule table config can extend.
+
+Each rule is data: which failures it matches (status, Google `reason`s, quota ids, message text, or a
+transport condition), the scope it cools (nothing, the account, or the account for one model), where
+the cooldown length comes from, a default ladder and a cap, and whether the request moves to another
+account. The first matching rule wins; `scheduling.extra_rules` from config are checked first.
+"""
 
 from __future__ import annotations
 
-import email.utils
 import enum
 import re
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from poolgate.pool.durations import (
+    details,
+    message_delay,
+    parse_duration,
+    quota_reset_delay,
+    retry_after_delay,
+    retry_info_delay,
+)
 from poolgate.upstream.base import UpstreamFailure
+
+__all__ = [  # the delay parsers live in durations.py; re-exported for existing callers
+    "Classifier",
+    "Decision",
+    "Rule",
+    "Scope",
+    "message_delay",
+    "parse_duration",
+    "retry_after_delay",
+]
 
 
 class Scope(enum.Enum):
-    REQUEST = "request"  # nothing is cooled; only this request moves on
+    REQUEST = "request"  # nothing is cooled; only this request moves on (or waits and retries)
     ACCOUNT = "account"
     ACCOUNT_MODEL = "account_model"
 
 
-# Where a cooldown length may come from, tried in the rule's order.
-RETRY_INFO = "retry_info"
-QUOTA_RESET = "quota_reset"
-RETRY_AFTER = "retry_after"
-MESSAGE = "message"
+# Where a cooldown (or, at request scope, a wait) may take its length from, tried in the rule's order.
+RETRY_INFO = "retry_info"  # google.rpc.RetryInfo.retryDelay
+QUOTA_RESET = "quota_reset"  # ErrorInfo.metadata.quotaResetDelay
+RETRY_AFTER = "retry_after"  # the Retry-After header
+MESSAGE = "message"  # "Please retry in 52s", "Your quota will reset after 2h1m"
+SOURCES = (RETRY_INFO, QUOTA_RESET, RETRY_AFTER, MESSAGE)
+
+# What an account blocked by a rule's cooldown counts as when a request finds no free account.
+COOLING = "cooling"  # comes back soon: the client gets 429 + Retry-After
+PARKED = "parked"  # needs attention or a long wait: the client gets 503
+MISSING = "missing"  # the model is not there: the client gets 404
+
+# A 429 with an explicit delay this short throttles one request, not the account (Google's "retry in 0.5s").
+PER_REQUEST_DELAY = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +64,7 @@ class Rule:
     statuses: frozenset[int] = frozenset()
     reasons: frozenset[str] = frozenset()
     text: re.Pattern[str] | None = None
-    when: str = ""  # "network", "timeout", "empty", "oauth:<error>", "retry_info" or ""
+    when: str = ""  # "network", "timeout", "empty", "oauth:<error>" or "" (an HTTP answer)
     sources: tuple[str, ...] = ()
     ladder: tuple[float, ...] = ()
     cap: float = 300.0
@@ -41,9 +72,14 @@ class Rule:
     retry: bool = True
     client_error: bool = False
     account_state: str = ""  # a lasting state instead of a cooldown, e.g. needs_relogin
-    backoff: tuple[float, ...] = ()
+    backoff: tuple[float, ...] = ()  # wait before retrying the same account (request scope)
+    delay_at_most: float | None = None  # match only when an explicit delay exists and is this short
+    ladder_floor: bool = False  # the cooldown is at least the ladder step, even with an explicit delay
+    blocks_as: str = COOLING
+    refresh: bool = False  # an OAuth transport may refresh the token once and retry
+    cool_after: int = 0  # a request-scope rule that keeps hitting the same account × model cools it after this many
 
-    def matches(self, f: UpstreamFailure, reasons: set[str], message: str) -> bool:
+    def matches(self, f: UpstreamFailure, reasons: set[str], haystack: str) -> bool:
         if self.when == "network" and not f.network:
             return False
         if self.when == "timeout" and not f.timeout:
@@ -52,16 +88,18 @@ class Rule:
             return False
         if self.when.startswith("oauth:") and f.oauth_error != self.when[6:]:
             return False
-        if self.when == "retry_info" and retry_info_delay(f.body) is None:
-            return False
         if not self.when and (f.network or f.timeout or f.empty or f.oauth_error):
             return False
         if self.statuses and f.status not in self.statuses:
             return False
         reason_hit = bool(self.reasons & reasons)
-        text_hit = bool(self.text and self.text.search(message))
+        text_hit = bool(self.text and self.text.search(haystack))
         if (self.reasons or self.text) and not (reason_hit or text_hit):
             return False
+        if self.delay_at_most is not None:
+            explicit = explicit_delay(self.sources, f, haystack)
+            if explicit is None or explicit > self.delay_at_most:
+                return False
         return True
 
 
@@ -69,15 +107,18 @@ class Rule:
 class Decision:
     kind: str
     scope: Scope
-    cooldown: float
+    cooldown: float  # seconds the scope is blocked (0 at request scope)
     rotate: bool
     retry: bool
     client_error: bool
     account_state: str
     reason: str
-    backoff: float = 0.0
+    backoff: float = 0.0  # seconds to wait before the same account may be tried again by this request
     status: int = 0
     validation_url: str = ""
+    blocks_as: str = COOLING
+    source: str = "ladder"  # where the length came from: one of SOURCES, "ladder" or "none"
+    refresh: bool = False
 
 
 def _re(pattern: str) -> re.Pattern[str]:
@@ -85,13 +126,29 @@ def _re(pattern: str) -> re.Pattern[str]:
 
 
 S = frozenset
+_RATE_SOURCES = (RETRY_INFO, RETRY_AFTER, MESSAGE)
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule("invalid_grant", Scope.ACCOUNT, when="oauth:invalid_grant", account_state="needs_relogin"),
-    Rule("token_refresh_failed", Scope.ACCOUNT, when="oauth:refresh_failed", ladder=(30, 60, 300), cap=600),
+    Rule("invalid_grant", Scope.ACCOUNT, when="oauth:invalid_grant", account_state="needs_relogin", blocks_as=PARKED),
+    Rule(
+        "invalid_grant",
+        Scope.ACCOUNT,
+        statuses=S({400, 401}),
+        text=_re(r"invalid_grant"),
+        account_state="needs_relogin",
+        blocks_as=PARKED,
+    ),
+    Rule(
+        "token_refresh_failed",
+        Scope.ACCOUNT,
+        when="oauth:refresh_failed",
+        ladder=(30, 60, 300),
+        cap=600,
+        blocks_as=PARKED,
+    ),
     Rule("empty_stream", Scope.REQUEST, when="empty", backoff=(0.2, 0.5)),
-    Rule("timeout", Scope.ACCOUNT, when="timeout", ladder=(5, 15, 30), cap=60),
-    Rule("network", Scope.ACCOUNT, when="network", ladder=(5, 15, 30), cap=60),
+    Rule("timeout", Scope.ACCOUNT_MODEL, when="timeout", ladder=(5, 15, 30), cap=60),
+    Rule("network", Scope.ACCOUNT, when="network", ladder=(2, 5, 15), cap=30),
     Rule(
         "invalid_key",
         Scope.ACCOUNT,
@@ -99,79 +156,89 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         reasons=S({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"}),
         text=_re(r"api key (not valid|expired|invalid)"),
         account_state="invalid",
+        blocks_as=PARKED,
     ),
-    Rule("unauthenticated", Scope.ACCOUNT, statuses=S({401}), ladder=(60, 300), cap=900),
+    Rule(
+        "unauthenticated",
+        Scope.ACCOUNT,
+        statuses=S({401}),
+        ladder=(60, 300, 900),
+        cap=900,
+        blocks_as=PARKED,
+        refresh=True,
+    ),
     Rule(
         "validation_required",
         Scope.ACCOUNT,
         statuses=S({403}),
         reasons=S({"VALIDATION_REQUIRED"}),
-        text=_re(r"validation_required|verify your account"),
+        text=_re(r"validation_required|verify your account|validation_url"),
         ladder=(600,),
         cap=3600,
+        blocks_as=PARKED,
     ),
-    Rule("forbidden", Scope.ACCOUNT, statuses=S({403}), ladder=(600, 1800, 3600), cap=3600),
-    Rule("model_not_found", Scope.ACCOUNT_MODEL, statuses=S({404}), ladder=(600,), cap=3600),
+    Rule("forbidden", Scope.ACCOUNT, statuses=S({403}), ladder=(600, 1800, 3600), cap=3600, blocks_as=PARKED),
+    Rule(
+        "unsupported_location",
+        Scope.ACCOUNT,
+        statuses=S({400}),
+        reasons=S({"FAILED_PRECONDITION"}),
+        text=_re(r"location is not supported"),
+        ladder=(3600,),
+        cap=3600,
+        blocks_as=PARKED,
+    ),
+    Rule("model_not_found", Scope.ACCOUNT_MODEL, statuses=S({404}), ladder=(600,), cap=3600, blocks_as=MISSING),
     Rule(
         "quota_exhausted",
         Scope.ACCOUNT_MODEL,
         statuses=S({429}),
-        reasons=S({"QUOTA_EXHAUSTED"}),
-        text=_re(r"per.?day|daily|quota_exhausted|quota reset|quotaResetDelay"),
+        reasons=S({"QUOTA_EXHAUSTED", "quotaResetDelay"}),
+        text=_re(r"per.?day|daily|quota_exhausted|quota will reset|exhausted your capacity"),
         sources=(QUOTA_RESET, RETRY_INFO, RETRY_AFTER, MESSAGE),
         ladder=(60, 300, 1800, 3600),
+        ladder_floor=True,
         cap=24 * 3600,
     ),
-    # Capacity and 5xx unavailability are about Google's servers, not the account: retry with backoff
-    # (on another account when there is one) without cooling anything.
+    # Capacity is about Google's servers, not the account: retry with a short backoff (on another account
+    # when there is one) without cooling anything, so a one-account pool still gets its retry.
     Rule(
         "capacity",
         Scope.REQUEST,
-        statuses=S({429, 503, 529}),
         reasons=S({"MODEL_CAPACITY_EXHAUSTED"}),
-        text=_re(r"capacity"),
-        sources=(RETRY_INFO, RETRY_AFTER, MESSAGE),
-        ladder=(5, 10, 20),
-        cap=60,
+        text=_re(r"no capacity available"),
+        sources=_RATE_SOURCES,
         backoff=(0.5, 1.0, 2.0),
+        cap=5.0,
     ),
     Rule(
-        "rate_limit",
-        Scope.ACCOUNT_MODEL,
-        statuses=S({429}),
-        reasons=S({"RATE_LIMIT_EXCEEDED"}),
-        text=_re(r"per.?minute|rate.?limit|too many requests"),
-        sources=(RETRY_INFO, RETRY_AFTER, MESSAGE),
-        ladder=(10, 30, 60),
-        cap=300,
-    ),
-    Rule(
-        "rate_limit",
-        Scope.ACCOUNT_MODEL,
-        statuses=S({429}),
-        when="retry_info",
-        sources=(RETRY_INFO, RETRY_AFTER, MESSAGE),
-        ladder=(10, 30, 60),
-        cap=300,
-    ),
-    Rule(
-        "request_429",
-        Scope.ACCOUNT_MODEL,
-        statuses=S({429}),
-        sources=(RETRY_AFTER, MESSAGE),
-        ladder=(2, 5, 10, 30),
-        cap=60,
-    ),
-    Rule(
-        "unavailable",
+        "capacity",
         Scope.REQUEST,
-        statuses=S({502, 503, 504, 529}),
-        sources=(RETRY_INFO, RETRY_AFTER),
-        ladder=(2, 5, 10),
-        cap=30,
+        statuses=S({503, 529}),
+        sources=_RATE_SOURCES,
         backoff=(0.5, 1.0, 2.0),
+        cap=5.0,
     ),
-    Rule("server_error", Scope.REQUEST, statuses=S({500}), backoff=(0.5, 1.0, 2.0)),
+    Rule(
+        "request_throttled",
+        Scope.REQUEST,
+        statuses=S({429}),
+        sources=_RATE_SOURCES,
+        delay_at_most=PER_REQUEST_DELAY,
+        backoff=(0.5, 1.0, 2.0),
+        cap=PER_REQUEST_DELAY,
+        # Throttled again and again (no success between): stop probing it for a while.
+        cool_after=3,
+        ladder=(5, 10, 30),
+    ),
+    Rule(
+        "rate_limit",
+        Scope.ACCOUNT_MODEL,
+        statuses=S({429}),
+        sources=_RATE_SOURCES,
+        ladder=(30, 60, 120),
+        cap=300,
+    ),
     Rule("upstream_timeout", Scope.REQUEST, statuses=S({408}), backoff=(0.5, 1.0)),
     Rule(
         "client_error",
@@ -187,80 +254,54 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 FALLBACK = Rule("unknown", Scope.REQUEST, backoff=(0.5,))
 
 
-def rule_from_dict(data: dict[str, Any]) -> Rule:
+def rule_from_dict(data: dict[str, Any], default_cooldown: float = 30.0) -> Rule:
     """Build a rule from config (`scheduling.extra_rules`); these are checked before the defaults."""
+    sources = tuple(str(s) for s in data.get("sources", SOURCES))
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown:
+        raise ValueError(f"scheduling.extra_rules: unknown source(s) {', '.join(unknown)}")
+    blocks_as = str(data.get("blocks_as", COOLING))
+    if blocks_as not in (COOLING, PARKED, MISSING):
+        raise ValueError(f"scheduling.extra_rules: blocks_as must be {COOLING}, {PARKED} or {MISSING}")
+    delay_at_most = data.get("delay_at_most")
     return Rule(
         kind=str(data.get("kind", "custom")),
         scope=Scope(data.get("scope", "account_model")),
         statuses=frozenset(int(s) for s in data.get("status", ())),
         reasons=frozenset(str(r) for r in data.get("reason", ())),
         text=_re(str(data["text"])) if data.get("text") else None,
-        sources=tuple(data.get("sources", (RETRY_INFO, QUOTA_RESET, RETRY_AFTER, MESSAGE))),
-        ladder=tuple(float(x) for x in data.get("cooldown", (30,))),
+        sources=sources,
+        ladder=tuple(float(x) for x in data.get("cooldown", (default_cooldown,))),
         cap=float(data.get("cap", 3600)),
         rotate=bool(data.get("rotate", True)),
         retry=bool(data.get("retry", True)),
         client_error=bool(data.get("client_error", False)),
         account_state=str(data.get("account_state", "")),
+        backoff=tuple(float(x) for x in data.get("backoff", ())),
+        delay_at_most=float(delay_at_most) if delay_at_most is not None else None,
+        blocks_as=blocks_as,
     )
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-
-
-def parse_duration(value: object) -> float | None:
-    """Google duration strings ("1.5s", "2h1m1s", "510.79ms") or {seconds, nanos} objects, in seconds."""
-    if isinstance(value, dict):
-        seconds = float(value.get("seconds") or 0) + float(value.get("nanos") or 0) / 1e9
-        return seconds if seconds > 0 else None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, str):
-        return None
-    text = value.strip().lower()
-    total = 0.0
-    pos = 0
-    for m in _DURATION.finditer(text):
-        if text[pos : m.start()].strip():
-            return None
-        number, unit = float(m.group(1)), m.group(2)
-        total += number * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
-        pos = m.end()
-    if pos == 0 or text[pos:].strip():
-        return None
-    return total
-
-
-def _details(body: object) -> list[dict[str, Any]]:
-    if not isinstance(body, dict):
-        return []
-    err = body.get("error")
-    if not isinstance(err, dict):
-        return []
-    details = err.get("details")
-    return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
-
-
-def retry_info_delay(body: object) -> float | None:
-    for d in _details(body):
-        if str(d.get("@type", "")).endswith("RetryInfo"):
-            return parse_duration(d.get("retryDelay"))
-    return None
-
-
-def quota_reset_delay(body: object) -> float | None:
-    for d in _details(body):
-        meta = d.get("metadata")
-        if isinstance(meta, dict) and meta.get("quotaResetDelay"):
-            return parse_duration(meta["quotaResetDelay"])
-    return None
+def quota_ids(body: object) -> list[str]:
+    """`QuotaFailure.violations[].quotaId`, e.g. GenerateRequestsPerDayPerProjectPerModel-FreeTier."""
+    ids: list[str] = []
+    for d in details(body):
+        violations = d.get("violations")
+        if isinstance(violations, list):
+            ids.extend(str(v["quotaId"]) for v in violations if isinstance(v, dict) and v.get("quotaId"))
+    return ids
 
 
 def error_reasons(body: object) -> set[str]:
+    """ErrorInfo reasons, the google.rpc status name, and `quotaResetDelay` when the body carries one."""
     reasons: set[str] = set()
-    for d in _details(body):
+    for d in details(body):
         if d.get("reason"):
             reasons.add(str(d["reason"]))
+        meta = d.get("metadata")
+        if isinstance(meta, dict) and meta.get("quotaResetDelay"):
+            reasons.add("quotaResetDelay")
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         status = body["error"].get("status")
         if isinstance(status, str):
@@ -268,51 +309,21 @@ def error_reasons(body: object) -> set[str]:
     return reasons
 
 
-def validation_url(body: object) -> str:
-    for d in _details(body):
+_URL = re.compile(r"https?://[^\s\"'<>)]+")
+
+
+def validation_url(body: object, message: str = "") -> str:
+    for d in details(body):
         meta = d.get("metadata")
         if isinstance(meta, dict):
-            for key in ("validation_url", "validationUrl", "appeal_url"):
+            for key in ("validation_url", "validationUrl", "appeal_url", "appealUrl"):
                 if meta.get(key):
                     return str(meta[key])
+    if re.search(r"validation|verify", message, re.IGNORECASE):
+        m = _URL.search(message)
+        if m:
+            return m.group(0).rstrip(".,")
     return ""
-
-
-def retry_after_delay(header: str | None, now: float | None = None) -> float | None:
-    if not header:
-        return None
-    header = header.strip()
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
-
-
-_MESSAGE_DELAYS = (
-    re.compile(r"(?:retry|try again)\s+in\s+((?:\d+(?:\.\d+)?\s*(?:ms|h|m|s)\s*)+)", re.IGNORECASE),
-    re.compile(r"reset(?:s)?\s+(?:after|in)\s+((?:\d+(?:\.\d+)?\s*(?:ms|h|m|s)\s*)+)", re.IGNORECASE),
-    re.compile(r"retry\s+after\s+(\d+(?:\.\d+)?)\s*seconds?", re.IGNORECASE),
-    re.compile(r"wait\s+(\d+(?:\.\d+)?)\s*s(?:econds?)?\b", re.IGNORECASE),
-)
-
-
-def message_delay(message: str) -> float | None:
-    for pattern in _MESSAGE_DELAYS:
-        m = pattern.search(message)
-        if not m:
-            continue
-        raw = m.group(1).replace(" ", "")
-        if raw.replace(".", "", 1).isdigit():
-            return float(raw)
-        parsed = parse_duration(raw)
-        if parsed is not None:
-            return parsed
-    return None
 
 
 def _delay_from(source: str, f: UpstreamFailure, message: str) -> float | None:
@@ -327,44 +338,85 @@ def _delay_from(source: str, f: UpstreamFailure, message: str) -> float | None:
     return None
 
 
+def explicit_delay(sources: Sequence[str], f: UpstreamFailure, message: str) -> float | None:
+    for source in sources:
+        value = _delay_from(source, f, message)
+        if value is not None:
+            return value
+    return None
+
+
+def _message(f: UpstreamFailure) -> str:
+    return f.text if (f.network or f.timeout) else f.message
+
+
 class Classifier:
-    def __init__(self, extra: Iterable[dict[str, Any]] = ()) -> None:
-        self.rules: Sequence[Rule] = (*[rule_from_dict(d) for d in extra], *DEFAULT_RULES)
+    def __init__(
+        self, extra: Iterable[dict[str, Any]] = (), cap: float = 24 * 3600.0, default_cooldown: float = 30.0
+    ) -> None:
+        self.rules: Sequence[Rule] = (*[rule_from_dict(d, default_cooldown) for d in extra], *DEFAULT_RULES)
+        self.cap = cap
+        self._blocks_as = {r.kind: r.blocks_as for r in reversed(self.rules)}
+
+    def blocks_as(self, kind: str) -> str:
+        """How a cooldown of this kind counts when no account is free (COOLING, PARKED or MISSING)."""
+        return self._blocks_as.get(kind, COOLING)
 
     def rule_for(self, f: UpstreamFailure) -> Rule:
         reasons = error_reasons(f.body)
-        message = f.message if not (f.network or f.timeout) else f.text
+        haystack = "\n".join((_message(f), *quota_ids(f.body)))
         for rule in self.rules:
-            if rule.matches(f, reasons, message):
+            if rule.matches(f, reasons, haystack):
                 return rule
         return FALLBACK
 
     def classify(self, f: UpstreamFailure, previous_failures: int = 0) -> Decision:
-        rule = self.rule_for(f)
-        message = f.message if not (f.network or f.timeout) else f.text
+        return self.decide(self.rule_for(f), f, previous_failures)
+
+    def decide(self, rule: Rule, f: UpstreamFailure, previous_failures: int = 0) -> Decision:
+        message = _message(f)
+        haystack = "\n".join((message, *quota_ids(f.body)))
+        step = min(max(0, previous_failures - max(0, rule.cool_after - 1)), len(rule.ladder) - 1) if rule.ladder else 0
+        explicit = explicit_delay(rule.sources, f, haystack) if rule.sources else None
         cooldown = 0.0
-        if rule.scope is not Scope.REQUEST and not rule.account_state:
-            explicit: float | None = None
-            for source in rule.sources:
-                explicit = _delay_from(source, f, message)
-                if explicit is not None:
-                    break
+        backoff = rule.backoff[min(previous_failures, len(rule.backoff) - 1)] if rule.backoff else 0.0
+        account_state = rule.account_state
+        scope = rule.scope
+        if scope is Scope.REQUEST and rule.cool_after and previous_failures >= rule.cool_after - 1:
+            scope = Scope.ACCOUNT_MODEL
+            explicit = None  # the short hint is what kept failing; the ladder takes over
+        if f.status == 429:
+            account_state = ""  # a 429 is about load or quota, never about the account's standing
+        if scope is Scope.REQUEST:
+            if explicit is not None:
+                backoff = min(explicit, rule.cap)
+        elif not account_state:
             if explicit is not None:
                 cooldown = max(1.0, explicit)
+                if rule.ladder_floor and rule.ladder:
+                    cooldown = max(cooldown, rule.ladder[step])
             elif rule.ladder:
-                cooldown = rule.ladder[min(previous_failures, len(rule.ladder) - 1)]
-            cooldown = min(cooldown, rule.cap)
-        backoff = rule.backoff[min(previous_failures, len(rule.backoff) - 1)] if rule.backoff else 0.0
+                cooldown = rule.ladder[step]
+            cooldown = min(cooldown, rule.cap if scope is rule.scope else max(rule.ladder, default=rule.cap), self.cap)
+            if cooldown <= 0:
+                cooldown = 1.0  # a rule that cools must cool, or the same account is hammered again
+        if explicit is not None:
+            source = next(s for s in rule.sources if _delay_from(s, f, haystack) is not None)
+        else:
+            source = "ladder" if (rule.ladder or rule.backoff) else "none"
         return Decision(
             kind=rule.kind,
-            scope=rule.scope,
+            scope=scope,
             cooldown=cooldown,
             rotate=rule.rotate,
             retry=rule.retry,
             client_error=rule.client_error,
-            account_state=rule.account_state,
+            account_state=account_state,
             reason=str(f)[:500],
             backoff=backoff,
             status=f.status,
-            validation_url=validation_url(f.body),
+            validation_url=validation_url(f.body, message),
+            blocks_as=rule.blocks_as,
+            source=source,
+            refresh=rule.refresh,
         )

@@ -1,17 +1,24 @@
-"""Scheduler: pick a usable account for a model, and record what each attempt taught us."""
+"""Scheduler: pick a usable account for a model, and record what each attempt taught us.
+
+Public surface for the CLI and the admin API: `status(account)`, `snapshot()`, `cooldowns()`,
+`clear(account_id)`. See docs/scheduling.md.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from poolgate.config import SchedulingConfig
 from poolgate.errors import ErrorKind, GatewayError
-from poolgate.pool.classify import Decision, Scope
+from poolgate.pool.classify import COOLING, MISSING, PARKED, Classifier, Decision, Scope
 from poolgate.pool.clock import Clock
 from poolgate.pool.state import SharedState
 from poolgate.store.models import ACTIVE, Account, Cooldown
+from poolgate.upstream.base import UpstreamFailure
 
 log = logging.getLogger("poolgate.scheduler")
 
@@ -32,9 +39,19 @@ class Pick:
 
 @dataclass(frozen=True, slots=True)
 class AccountStatus:
-    state: str
+    state: str  # active | cooling | parked | disabled | needs_relogin | invalid | ...
     reason: str
-    until: float
+    until: float  # 0 when the state has no end time
+    cooldowns: tuple[Cooldown, ...] = ()
+    validation_url: str = ""
+
+
+def utc(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def scope_key(account_id: str, model: str, scope: Scope) -> str:
+    return f"{account_id}:{model}" if scope is not Scope.ACCOUNT else account_id
 
 
 class Scheduler:
@@ -45,14 +62,17 @@ class Scheduler:
         config: SchedulingConfig,
         persist_cooldowns: PersistHook | None = None,
         persist_state: StateHook | None = None,
+        classifier: Classifier | None = None,
     ) -> None:
         self.state = state
         self.clock = clock
         self.config = config
+        self.classifier = classifier or Classifier(
+            config.extra_rules, config.cooldown_cap_seconds, config.default_cooldown_seconds
+        )
         self._accounts: list[Account] = []
         self._persist_cooldowns = persist_cooldowns
         self._persist_state = persist_state
-        self._tier_rank = {name.lower(): i for i, name in enumerate(config.tier_order)}
 
     # -- pool membership
     @property
@@ -70,24 +90,32 @@ class Scheduler:
         return sum(1 for a in self._accounts if a.usable)
 
     # -- selection
-    def _cooling_until(self, cooldowns: dict[str, Cooldown], account: Account, model: str) -> float:
-        until = 0.0
-        whole = cooldowns.get(account.id)
-        if whole is not None:
-            until = whole.until
-        per_model = cooldowns.get(f"{account.id}:{model}")
-        if per_model is not None:
-            until = max(until, per_model.until)
-        return until
+    @staticmethod
+    def _blocker(cooldowns: dict[str, Cooldown], account: Account, model: str) -> Cooldown | None:
+        """The cooldown that keeps this account from this model longest, if any."""
+        found = [c for c in (cooldowns.get(account.id), cooldowns.get(f"{account.id}:{model}")) if c is not None]
+        return max(found, key=lambda c: c.until) if found else None
+
+    def _tier(self, account: Account) -> int:
+        # Read from config each time: live config changes apply without a restart.
+        order = [name.lower() for name in self.config.tier_order]
+        tier = account.tier.lower()
+        return next((i for i, name in enumerate(order) if name and name in tier), len(order))
 
     def _order_key(self, account: Account, model: str, avoid: set[str]) -> tuple[float, ...]:
-        if self.config.mode == "performance_first":
-            return (account.id in avoid, -account.priority, account.last_used_at)
-        tier = self._tier_rank.get(account.tier.lower(), len(self._tier_rank)) if account.tier else len(self._tier_rank)
-        remaining = account.remaining_fraction(model)
-        # Bucket the quota so accounts with similar headroom still take turns (least recently used).
-        quota_bucket = -round(remaining * 10) if remaining is not None else -10
-        return (account.id in avoid, -account.priority, tier, quota_bucket, account.last_used_at)
+        key: list[float] = [account.id in avoid]
+        if self.config.mode != "performance_first":
+            for name in self.config.prefer:
+                if name == "priority":
+                    key.append(-account.priority)
+                elif name == "tier":
+                    key.append(self._tier(account))
+                elif name == "quota":
+                    remaining = account.remaining_fraction(model)
+                    # Buckets of 10 % so accounts with similar headroom still take turns.
+                    key.append(-round(remaining * 10) if remaining is not None else -10)
+        key.append(account.last_used_at)
+        return tuple(key)
 
     async def pick(
         self,
@@ -96,53 +124,52 @@ class Scheduler:
         exclude: set[str] | None = None,
         avoid: set[str] | None = None,
         deadline: float = 0.0,
-    ) -> Pick:
+        may_wait: bool = True,
+    ) -> Pick | None:
+        """An account for this attempt; None when this request has tried every account it may.
+
+        Raises the final GatewayError (429 / 503 / 404) when no account is free for the model at all.
+        """
         exclude = exclude or set()
         avoid = avoid or set()
         now = self.clock.now()
         usable = [a for a in self._accounts if a.usable]
         if not usable:
-            raise GatewayError(ErrorKind.NO_ACCOUNT, NO_ACCOUNT_HINT)
-        candidates = [a for a in usable if a.id not in exclude]
-        if not candidates:
-            raise GatewayError(ErrorKind.NO_ACCOUNT, "Every usable account failed for this request.")
+            raise self._no_usable()
         cooldowns = await self.state.cooldowns(now)
         free: list[Account] = []
-        earliest = 0.0
-        by_id: dict[str, tuple[Account, float]] = {}
-        for acc in candidates:
-            until = self._cooling_until(cooldowns, acc, model) if cooldowns else 0.0
-            by_id[acc.id] = (acc, until)
-            if until > now:
-                earliest = until if earliest == 0.0 else min(earliest, until)
-            else:
+        blocked: dict[str, Cooldown] = {}
+        for acc in usable:
+            blocker = self._blocker(cooldowns, acc, model)
+            if blocker is not None and blocker.until > now:
+                blocked[acc.id] = blocker
+            elif acc.id not in exclude:
                 free.append(acc)
 
-        sticky = session_key and self.config.mode != "performance_first"
+        sticky = bool(session_key) and self.config.mode != "performance_first"
         if sticky:
             bound_id = await self.state.binding(session_key, now)
-            if bound_id is not None and bound_id in by_id:
-                bound, until = by_id[bound_id]
-                if until <= now and bound_id not in avoid:
+            bound = next((a for a in usable if a.id == bound_id and a.id not in exclude), None)
+            if bound is not None:
+                blocker = blocked.get(bound.id)
+                if blocker is None and bound.id not in avoid:
                     return await self._take(bound, session_key, now)
-                wait = until - now
-                if (
-                    until > now
-                    and self.config.mode == "cache_first"
-                    and wait <= self.config.max_wait_seconds
-                    and (not deadline or now + wait < deadline)
-                ):
-                    return await self._take(bound, session_key, now, wait=wait)
+                if blocker is not None and may_wait and self._may_wait(blocker, now, deadline):
+                    return await self._take(bound, session_key, now, wait=blocker.until - now)
 
         if not free:
-            retry_after = max(0.0, earliest - now)
-            raise GatewayError(
-                ErrorKind.ALL_COOLING,
-                f"All accounts are rate limited for {model}; the first frees up in {retry_after:.0f}s.",
-                retry_after=retry_after,
-            )
+            if len(blocked) == len(usable):
+                raise self._all_blocked(model, usable, blocked, now)
+            return None
         chosen = min(free, key=lambda a: self._order_key(a, model, avoid))
         return await self._take(chosen, session_key if sticky else "", now)
+
+    def _may_wait(self, blocker: Cooldown, now: float, deadline: float) -> bool:
+        """cache_first keeps a conversation's account when it frees up soon enough for this request."""
+        if self.config.mode != "cache_first" or self.classifier.blocks_as(blocker.kind) != COOLING:
+            return False
+        wait = blocker.until - now
+        return wait <= self.config.max_wait_seconds and (not deadline or now + wait < deadline)
 
     async def _take(self, account: Account, session_key: str, now: float, wait: float = 0.0) -> Pick:
         account.last_used_at = now + wait
@@ -150,23 +177,88 @@ class Scheduler:
             await self.state.bind(session_key, account.id, now + self.config.session_ttl_seconds)
         return Pick(account, wait)
 
-    # -- outcomes
-    async def failure_count(self, account: Account, model: str) -> int:
-        return await self.state.failure_count(f"{account.id}:{model}", self.clock.now())
+    # -- final answers
+    def _no_usable(self) -> GatewayError:
+        if not self._accounts:
+            return GatewayError(ErrorKind.NO_ACCOUNT, NO_ACCOUNT_HINT)
+        states = "; ".join(
+            f"{a.display_name}: {'disabled' if not a.enabled else a.state}"
+            + (f" ({a.state_reason[:120]})" if a.state_reason else "")
+            for a in self._accounts[:10]
+        )
+        return GatewayError(ErrorKind.NO_ACCOUNT, f"{NO_ACCOUNT_HINT} Accounts: {states}")
 
-    async def report_success(self, account: Account, model: str) -> None:
-        keys = [account.id, f"{account.id}:{model}"]
-        cleared = await self.state.clear_cooldowns(keys)
+    def _all_blocked(self, model: str, usable: list[Account], blocked: dict[str, Cooldown], now: float) -> GatewayError:
+        by_kind: dict[str, list[tuple[Account, Cooldown]]] = {COOLING: [], PARKED: [], MISSING: []}
+        for acc in usable:
+            c = blocked[acc.id]
+            by_kind[self.classifier.blocks_as(c.kind)].append((acc, c))
+        if by_kind[COOLING]:
+            acc, first = min(by_kind[COOLING], key=lambda item: item[1].until)
+            wait = max(0.0, first.until - now)
+            return GatewayError(
+                ErrorKind.ALL_COOLING,
+                f"All {len(usable)} usable account(s) are cooling down for {model}; the earliest "
+                f"({acc.display_name}) frees up at {utc(first.until)} (in {wait:.0f}s). "
+                f"Last reason: {first.kind}: {first.reason[:200]}",
+                retry_after=max(1.0, wait),
+            )
+        if by_kind[MISSING] and not by_kind[PARKED]:
+            reason = by_kind[MISSING][0][1].reason
+            return GatewayError(ErrorKind.NOT_FOUND, f"Model {model} is not available on any account: {reason[:300]}")
+        parked = "; ".join(
+            f"{acc.display_name}: {c.kind} until {utc(c.until)} ({c.reason[:160]})" for acc, c in by_kind[PARKED][:10]
+        )
+        return GatewayError(ErrorKind.NO_ACCOUNT, f"No account can serve {model} now. {parked}")
+
+    async def unavailable(self, model: str) -> GatewayError | None:
+        """The final error if no account is free for the model right now, else None. No side effects."""
+        now = self.clock.now()
+        usable = [a for a in self._accounts if a.usable]
+        if not usable:
+            return self._no_usable()
+        cooldowns = await self.state.cooldowns(now)
+        blocked: dict[str, Cooldown] = {}
+        for acc in usable:
+            blocker = self._blocker(cooldowns, acc, model)
+            if blocker is None or blocker.until <= now:
+                return None
+            blocked[acc.id] = blocker
+        return self._all_blocked(model, usable, blocked, now)
+
+    # -- outcomes
+    async def record_failure(
+        self, account: Account, model: str, failure: UpstreamFailure, session_key: str = ""
+    ) -> Decision:
+        """Classify a failure (the ladder step depends on the scope's recent failures) and apply it."""
+        rule = self.classifier.rule_for(failure)
+        previous = await self.state.failure_count(scope_key(account.id, model, rule.scope), self.clock.now())
+        decision = self.classifier.decide(rule, failure, previous)
+        await self.report_failure(account, model, decision, session_key)
+        return decision
+
+    async def report_success(self, account: Account, model: str, started: float = 0.0) -> None:
+        """A success clears its scope: the account and account × model cooldowns set before it started."""
+        now = self.clock.now()
+        current = await self.state.cooldowns(now)
+        keys = [
+            k
+            for k in (account.id, f"{account.id}:{model}")
+            if k in current and (not started or current[k].since <= started)
+        ]
+        cleared = await self.state.clear_cooldowns(keys) if keys else []
+        await self.state.reset_failures(account.id)
         await self.state.reset_failures(f"{account.id}:{model}")
         if cleared and self._persist_cooldowns is not None:
             self._persist_cooldowns([], cleared)
 
     async def report_failure(self, account: Account, model: str, decision: Decision, session_key: str = "") -> None:
         now = self.clock.now()
-        await self.state.add_failure(f"{account.id}:{model}", now)
+        await self.state.add_failure(scope_key(account.id, model, decision.scope), now)
         if decision.account_state:
-            account.state = decision.account_state
-            account.state_reason = decision.reason
+            for acc in {id(account): account, **{id(a): a for a in self._accounts if a.id == account.id}}.values():
+                acc.state = decision.account_state
+                acc.state_reason = decision.reason
             if self._persist_state is not None:
                 self._persist_state(account)
             log.warning("account %s is now %s: %s", account.display_name, account.state, decision.reason)
@@ -180,28 +272,58 @@ class Scheduler:
                 until=now + decision.cooldown,
                 reason=reason,
                 kind=decision.kind,
+                since=now,
             )
-            await self.state.set_cooldown(cooldown)
-            if self._persist_cooldowns is not None:
-                self._persist_cooldowns([cooldown], [])
+            existing = (await self.state.cooldowns(now)).get(cooldown.key)
+            if existing is None or existing.until <= cooldown.until:
+                await self.state.set_cooldown(cooldown)
+                if self._persist_cooldowns is not None:
+                    self._persist_cooldowns([cooldown], [])
+            log.info(
+                "account %s cooling%s for %.0fs: %s",
+                account.display_name,
+                f" ({model})" if cooldown.model else "",
+                decision.cooldown,
+                decision.kind,
+            )
         if session_key and decision.rotate and (decision.account_state or decision.cooldown > 0):
-            await self.state.unbind(session_key)
+            # cache_first keeps the binding through a short cooldown: the conversation waits for its account.
+            keep = (
+                self.config.mode == "cache_first"
+                and not decision.account_state
+                and decision.blocks_as == COOLING
+                and decision.cooldown <= self.config.max_wait_seconds
+            )
+            if not keep:
+                await self.state.unbind(session_key)
 
+    # -- persistence
     async def restore(self, cooldowns: list[Cooldown]) -> None:
         now = self.clock.now()
         for c in cooldowns:
             if c.until > now:
                 await self.state.set_cooldown(c)
 
+    async def reconcile(self, stored: list[Cooldown], grace: float = 2.0) -> list[str]:
+        """Drop cooldowns someone cleared in the store (`accounts enable`), sparing ones still being written."""
+        now = self.clock.now()
+        keep = {c.key for c in stored}
+        current = await self.state.cooldowns(now)
+        stale = [k for k, c in current.items() if k not in keep and c.since < now - grace]
+        return await self.state.clear_cooldowns(stale) if stale else []
+
     async def clear(self, account_id: str | None = None) -> list[str]:
         now = self.clock.now()
         current = await self.state.cooldowns(now)
         keys = [k for k, c in current.items() if account_id is None or c.account_id == account_id]
         cleared = await self.state.clear_cooldowns(keys)
+        for key in {account_id} if account_id else {a.id for a in self._accounts}:
+            await self.state.reset_failures(key)
         if cleared and self._persist_cooldowns is not None:
             self._persist_cooldowns([], cleared)
         return cleared
 
+    # -- visibility
     async def status(self, account: Account) -> AccountStatus:
         if not account.enabled:
             return AccountStatus("disabled", account.state_reason, 0.0)
@@ -209,13 +331,50 @@ class Scheduler:
             return AccountStatus(account.state, account.state_reason, 0.0)
         now = self.clock.now()
         current = await self.state.cooldowns(now)
-        mine = [c for c in current.values() if c.account_id == account.id]
+        mine = tuple(sorted((c for c in current.values() if c.account_id == account.id), key=lambda c: c.until))
         if not mine:
             return AccountStatus(ACTIVE, "", 0.0)
-        latest = max(mine, key=lambda c: c.until)
-        label = "cooling" if not latest.model else f"cooling ({latest.model})"
-        return AccountStatus(label, latest.reason, latest.until)
+        whole = [c for c in mine if not c.model]
+        latest = max(whole or mine, key=lambda c: c.until)
+        state = "parked" if self.classifier.blocks_as(latest.kind) == PARKED else "cooling"
+        url = ""
+        if "(verify at " in latest.reason:
+            url = latest.reason.rsplit("(verify at ", 1)[1].rstrip(")")
+        return AccountStatus(state, f"{latest.kind}: {latest.reason}", latest.until, mine, url)
+
+    async def snapshot(self) -> list[dict[str, Any]]:
+        """Every account's scheduling state as JSON-ready dicts (for the admin API and UI)."""
+        rows: list[dict[str, Any]] = []
+        for acc in self._accounts:
+            st = await self.status(acc)
+            rows.append(
+                {
+                    "id": acc.id,
+                    "kind": acc.kind,
+                    "name": acc.display_name,
+                    "tier": acc.tier,
+                    "priority": acc.priority,
+                    "state": st.state,
+                    "reason": st.reason,
+                    "until": st.until or None,
+                    "validation_url": st.validation_url or None,
+                    "last_used_at": acc.last_used_at or None,
+                    "cooldowns": [cooldown_json(c) for c in st.cooldowns],
+                }
+            )
+        return rows
 
     async def cooldowns(self) -> list[Cooldown]:
         current = await self.state.cooldowns(self.clock.now())
         return sorted(current.values(), key=lambda c: c.until)
+
+
+def cooldown_json(c: Cooldown) -> dict[str, Any]:
+    return {
+        "account_id": c.account_id,
+        "model": c.model or None,
+        "scope": "account_model" if c.model else "account",
+        "kind": c.kind,
+        "until": c.until,
+        "reason": c.reason,
+    }

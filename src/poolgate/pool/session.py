@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from typing import Any
 
 from poolgate.hub.types import GenerateContentRequest
 
 # Headers real clients send that name one conversation (Claude Code, Codex CLI, others).
 SESSION_HEADERS = ("x-claude-code-session-id", "session-id", "session_id", "x-session-id", "conversation_id")
+
+
+def hint_from_body(body: Mapping[str, Any]) -> str:
+    """A conversation hint a client put in the body: prompt_cache_key, metadata.user_id, then user."""
+    value = body.get("prompt_cache_key")
+    if isinstance(value, str) and value:
+        return f"prompt_cache_key:{value}"
+    metadata = body.get("metadata")
+    if isinstance(metadata, Mapping):
+        user_id = metadata.get("user_id")
+        if isinstance(user_id, str) and user_id:
+            return f"user_id:{user_id}"
+    value = body.get("user")
+    if isinstance(value, str) and value:
+        return f"user:{value}"
+    return ""
 
 
 def session_key(headers: dict[str, str], hint: str, hub: GenerateContentRequest) -> str:

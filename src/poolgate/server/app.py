@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -333,7 +334,7 @@ def _error_response(err: GatewayError, protocol: str, ctx: RequestContext, svc: 
             headers.append((b"x-account-email", ctx.account.display_name.encode("utf-8", "replace")))
         headers.append((b"x-poolgate-overhead-ms", f"{ctx.overhead_ms():.3f}".encode()))
     if err.retry_after is not None:
-        headers.append((b"retry-after", str(max(1, round(err.retry_after))).encode()))
+        headers.append((b"retry-after", str(max(1, math.ceil(err.retry_after))).encode()))
     if status == 401 and protocol != GEMINI:
         headers.append((b"www-authenticate", b"Bearer"))
     ctx.error = err.message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -76,30 +78,51 @@ async def answer_json(ctx: RequestContext, svc: Services, call: UpstreamCall, fr
 async def answer_stream(
     ctx: RequestContext, svc: Services, call: UpstreamCall, make_encoder: MakeEncoder
 ) -> StreamResponse:
-    opened = await svc.gateway.open_stream(call, ctx)
+    """Hold the stream until real output; if that takes longer than a keep-alive interval, commit to 200.
+
+    Committing early lets keep-alives flow while a thinking model is silent (reverse proxies cut idle
+    responses); retries still happen invisibly, and only a final failure becomes an in-stream error.
+    """
+    interval = svc.config.proxy.keepalive_seconds
+    opening = asyncio.ensure_future(svc.gateway.open_stream(call, ctx))
+    try:
+        await asyncio.wait({opening}, timeout=interval if interval > 0 else None)
+    except BaseException:
+        opening.cancel()
+        with contextlib.suppress(BaseException):
+            await opening
+        raise
+    source: OpenStream | asyncio.Future[OpenStream] = opening.result() if opening.done() else opening
     encoder = make_encoder()
-    headers = routing_headers(ctx, svc)
     return StreamResponse(
         200,
-        relay(opened, encoder, ctx, SignatureRecorder(ctx.session_key, svc.signatures)),
-        headers,
+        relay(source, encoder, ctx, SignatureRecorder(ctx.session_key, svc.signatures)),
+        routing_headers(ctx, svc),
         media_type=encoder.media_type.encode(),
         keepalive=encoder.keepalive,
-        keepalive_interval=svc.config.proxy.keepalive_seconds,
+        keepalive_interval=interval,
     )
 
 
 async def relay(
-    opened: OpenStream, encoder: StreamEncoder, ctx: RequestContext, recorder: SignatureRecorder | None = None
+    source: OpenStream | asyncio.Future[OpenStream],
+    encoder: StreamEncoder,
+    ctx: RequestContext,
+    recorder: SignatureRecorder | None = None,
 ) -> AsyncIterator[bytes]:
     """Encode chunks; after the first byte, failures become the protocol's in-stream error."""
     captured: list[bytes] = []
     ids = CallIdAssigner(ctx.request_id)
     tail: list[bytes]
+    opened: OpenStream | None = source if isinstance(source, OpenStream) else None
     try:
         for item in encoder.start():
             captured.append(item)
             yield item
+        if opened is None:
+            if encoder.keepalive:
+                yield encoder.keepalive  # committed after a silent interval: show life at once
+            opened = await source  # type: ignore[misc]
         async for chunk in opened.chunks():
             ids.apply(chunk)
             if recorder is not None:
@@ -116,12 +139,18 @@ async def relay(
         err = GatewayError(ErrorKind.UPSTREAM_ERROR, f"Upstream failed mid-stream: {failure}")
         ctx.error = err.message
         log.warning("request %s: %s", ctx.request_id, err.message)
+        if opened is not None:
+            await opened.failed(failure)
         tail = encoder.fail(err)
     except GatewayError as err:
+        # Only reachable when the response was committed before any account produced output.
         ctx.error = err.message
+        log.warning("request %s failed after the stream was committed: %s", ctx.request_id, err.message)
         tail = encoder.fail(err)
     finally:
         ctx.usage = encoder.usage
+        if isinstance(source, asyncio.Future) and not source.done():
+            source.cancel()
         if recorder is not None:
             recorder.close()
     for item in tail:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -73,6 +75,22 @@ class Request:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+    async def sleep_unless_disconnected(self, seconds: float) -> bool:
+        """Sleep; True (early) when the client closed the connection meanwhile. Call after body()."""
+        waiter = asyncio.ensure_future(self._disconnected())
+        try:
+            done, _ = await asyncio.wait({waiter}, timeout=seconds)
+            return bool(done)
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter
+
+    async def _disconnected(self) -> None:
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
 
     async def start(self, status: int, headers: Iterable[tuple[bytes, bytes]]) -> None:
         await self.send({"type": "http.response.start", "status": status, "headers": list(headers)})

@@ -54,9 +54,14 @@ async def get_calls(request: Request, state: SimulatorState) -> None:
     await request.respond_json(200, {"calls": [c.to_json() for c in calls]})
 
 
+async def get_disconnects(request: Request, state: SimulatorState) -> None:
+    await request.respond_json(200, {"disconnects": [c.to_json() for c in state.disconnects]})
+
+
 ROUTES: Final[tuple[Route, ...]] = (
     Route("POST", r"/_sim/script", post_script),
     Route("GET", r"/_sim/script", get_script),
     Route("POST", r"/_sim/reset", post_reset),
     Route("GET", r"/_sim/calls", get_calls),
+    Route("GET", r"/_sim/disconnects", get_disconnects),
 )

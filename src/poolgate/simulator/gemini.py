@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Final
 
 import orjson
@@ -32,6 +31,13 @@ def api_key(request: Request) -> str | None:
 async def _read_call(
     request: Request, state: SimulatorState, method: str, *, stream: bool = False, check: bool = True
 ) -> tuple[str, Any]:
+    key, body, _ = await _read_logged_call(request, state, method, stream=stream, check=check)
+    return key, body
+
+
+async def _read_logged_call(
+    request: Request, state: SimulatorState, method: str, *, stream: bool = False, check: bool = True
+) -> tuple[str, Any, CallRecord]:
     """Read and log one upstream call, then apply the checks Google makes before any script runs."""
     key = api_key(request)
     model = request.params.get("model", "")
@@ -40,18 +46,17 @@ async def _read_call(
         body: Any = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError:
         body = None
-    state.record(
-        CallRecord(
-            key=key or "",
-            model=model,
-            method=method,
-            stream=stream,
-            body=body,
-            t=state.clock(),
-            path=request.path,
-            headers=request.headers(),
-        )
+    record = CallRecord(
+        key=key or "",
+        model=model,
+        method=method,
+        stream=stream,
+        body=body,
+        t=state.clock(),
+        path=request.path,
+        headers=request.headers(),
     )
+    state.record(record)
     if key is None:
         raise GoogleError(403, _NO_KEY_MESSAGE)
     if not isinstance(body, dict):
@@ -61,7 +66,7 @@ async def _read_call(
         unsigned = missing_signature(model, body) if method != "countTokens" else None
         if unsigned:
             raise GoogleError(400, unsigned)
-    return key, body
+    return key, body, record
 
 
 def check_model(model: str, version: str, method: str) -> None:
@@ -73,12 +78,15 @@ def check_model(model: str, version: str, method: str) -> None:
         )
 
 
-async def _apply_step_prelude(request: Request, step: Step | None, stream: bool) -> bool:
+async def _apply_step_prelude(
+    request: Request, step: Step | None, stream: bool, state: SimulatorState, record: CallRecord
+) -> bool:
     """Sleep, then send a scripted HTTP error or raw body; True when the step already answered."""
     if step is None:
         return False
-    if step.delay:
-        await asyncio.sleep(step.delay)
+    if step.delay and await request.sleep_unless_disconnected(step.delay):
+        state.disconnects.append(record)
+        return True
     if step.is_http_error or (not stream and step.error_after is not None):
         await send_step_error(request, step)
         return True
@@ -108,9 +116,9 @@ def _step_error_body(step: Step) -> dict[str, Any]:
 
 
 async def generate_content(request: Request, state: SimulatorState) -> None:
-    key, body = await _read_call(request, state, "generateContent")
+    key, body, record = await _read_logged_call(request, state, "generateContent")
     step = state.next_step(key)
-    if await _apply_step_prelude(request, step, stream=False):
+    if await _apply_step_prelude(request, step, False, state, record):
         return
     model = request.params["model"]
     if step is not None and step.empty:
@@ -127,9 +135,9 @@ async def generate_content(request: Request, state: SimulatorState) -> None:
 
 
 async def stream_generate_content(request: Request, state: SimulatorState) -> None:
-    key, body = await _read_call(request, state, "streamGenerateContent", stream=True)
+    key, body, record = await _read_logged_call(request, state, "streamGenerateContent", stream=True)
     step = state.next_step(key)
-    if await _apply_step_prelude(request, step, stream=True):
+    if await _apply_step_prelude(request, step, True, state, record):
         return
     model = request.params["model"]
     sse = request.query("alt") == "sse"
@@ -154,8 +162,9 @@ async def stream_generate_content(request: Request, state: SimulatorState) -> No
     await request.start(200, SSE_HEADERS if sse else JSON_HEADERS)
     chunk_delay = step.chunk_delay if step is not None else 0.0
     for n, chunk in enumerate(chunks):
-        if chunk_delay and n:
-            await asyncio.sleep(chunk_delay)
+        if chunk_delay and n and await request.sleep_unless_disconnected(chunk_delay):
+            state.disconnects.append(record)
+            return
         await request.write(framer.frame(orjson.dumps(chunk)))
     if step is not None and step.cut_after is not None:
         raise ConnectionCut("scripted cut_after")
@@ -191,9 +200,9 @@ class _ArrayFramer:
 
 
 async def count_tokens(request: Request, state: SimulatorState) -> None:
-    key, body = await _read_call(request, state, "countTokens")
+    key, body, record = await _read_logged_call(request, state, "countTokens")
     step = state.next_step(key)
-    if await _apply_step_prelude(request, step, stream=False):
+    if await _apply_step_prelude(request, step, False, state, record):
         return
     inner = body.get("generateContentRequest")
     await request.respond_json(200, {"totalTokens": prompt_tokens(inner if isinstance(inner, dict) else body)})

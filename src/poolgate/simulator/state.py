@@ -81,10 +81,13 @@ class SimulatorState:
     queues: dict[str, deque[Step]] = field(default_factory=dict)
     google: GoogleWorld = field(default_factory=GoogleWorld)  # OAuth users and Cloud Code faults
     calls: deque[CallRecord] = field(init=False)
+    # Calls whose client hung up while the simulator was still delaying or streaming the answer.
+    disconnects: deque[CallRecord] = field(init=False)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     def __post_init__(self) -> None:
         self.calls = deque(maxlen=self.call_log_limit)
+        self.disconnects = deque(maxlen=self.call_log_limit)
 
     def script(self, key: str, steps: Iterable[Step]) -> int:
         """Append steps to `key`'s queue ("*" is the shared queue); returns the queue's new length."""
@@ -114,6 +117,7 @@ class SimulatorState:
     def reset(self) -> None:
         self.queues.clear()
         self.calls.clear()
+        self.disconnects.clear()
         self.google.reset()
 
     def next_id(self) -> str:

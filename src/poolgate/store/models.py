@@ -59,6 +59,7 @@ class Cooldown:
     until: float
     reason: str
     kind: str
+    since: float = 0.0  # when it was set, in this process; 0 for one restored from the store
 
     @property
     def key(self) -> str:

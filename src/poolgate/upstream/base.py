@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from poolgate.hub.types import JSON
 from poolgate.store.models import Account
@@ -64,3 +64,13 @@ class Transport(Protocol):
     async def count_tokens(self, account: Account, model: str, body: JSON) -> JSON: ...
 
     async def list_models(self, account: Account) -> list[JSON]: ...
+
+
+@runtime_checkable
+class Refreshable(Protocol):
+    """A transport whose credentials can be renewed: the gateway calls this once on a 401, then retries.
+
+    It raises UpstreamFailure(oauth_error="invalid_grant") when the grant is revoked (needs re-login).
+    """
+
+    async def force_refresh(self, account: Account) -> None: ...
