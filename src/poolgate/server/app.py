@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from poolgate.server.handlers import (
     responses,
 )
 from poolgate.server.handlers import oauth as oauth_handlers
+from poolgate.server.request_ids import RequestIds
 from poolgate.services import Services
 
 log = logging.getLogger("poolgate.server")
@@ -207,6 +207,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
     routes = router or default_routes()
     mode = svc.config.effective_auth_mode
     body_limit = svc.config.proxy.max_body_mb * 1024 * 1024
+    request_ids = RequestIds()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -218,7 +219,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                 await send({"type": "websocket.close", "code": 1008})
             return
         req = Request(scope, receive)
-        request_id = secrets.token_hex(12)
+        request_id = request_ids.next()
         ctx = RequestContext(request_id=request_id, route=req.path, protocol=PLAIN, method=req.method)
         ctx.client_ip = req.client_ip
         ctx.user_agent = req.headers.get("user-agent", "")
