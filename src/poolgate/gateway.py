@@ -41,6 +41,7 @@ class RequestContext:
     upstream_seconds: float = 0.0
     status: int = 0
     error: str = ""
+    failed_attempts: list[str] = field(default_factory=list)
     usage: Usage | None = None
     client_ip: str = ""
     user_agent: str = ""
@@ -206,6 +207,7 @@ class Gateway:
                 if self.on_failure is not None:
                     self.on_failure(decision.kind)
                 last = (decision, failure)
+                ctx.failed_attempts.append(f"{account.display_name}: {decision.kind}: {failure}"[:300])
                 log.info(
                     "request %s: attempt %d on %s failed: %s (%s)",
                     call.request_id,

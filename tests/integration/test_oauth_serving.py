@@ -223,6 +223,19 @@ def test_invalid_grant_takes_only_that_account_out(mixed: Gateway, simulator_pro
     later = [chat(mixed, f"later {n}") for n in range(4)]
     assert all(r.status_code == 200 for r in later)
     assert "mix1@example.com" not in {r.headers["x-account-email"] for r in later}
+    # The request that met the revoked token was served by another account, and its log row says why
+    # the first attempt failed.
+    store = SqlStore.open(mixed.data_dir)
+    try:
+        rows = poll(
+            lambda: [r for r in store.query_logs(limit=200) if "invalid_grant" in (r["failed_attempts"] or "")] or None,
+            "a log row with the invalid_grant attempt",
+        )
+    finally:
+        store.close()
+    assert rows[0]["status"] == 200
+    assert "mix1@example.com: invalid_grant" in rows[0]["failed_attempts"]
+    assert rows[0]["account"] != "mix1@example.com"
 
 
 def test_quota_is_refreshed_periodically_and_lifts_the_cooldown(mixed: Gateway, simulator_process: Simulator) -> None:

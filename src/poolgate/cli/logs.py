@@ -27,7 +27,7 @@ def _row_cells(row: dict[str, Any]) -> tuple[str, ...]:
         row["account"] or "—",
         f"{float(row['duration_ms']):.0f} ms",
         tokens,
-        (row["error"] or "")[:80],
+        (row["error"] or (f"retried: {row['failed_attempts']}" if row.get("failed_attempts") else ""))[:80],
     )
 
 

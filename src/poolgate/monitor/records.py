@@ -135,6 +135,7 @@ class RequestLog:
             "thought_tokens": usage.thought_tokens if usage else 0,
             "attempts": ctx.attempts,
             "error": ctx.error[:2000],
+            "failed_attempts": " | ".join(ctx.failed_attempts)[:2000],
             "client_ip": ctx.client_ip,
             "user_agent": ctx.user_agent[:300],
             "request_body": ctx.request_body if capture else None,

@@ -103,6 +103,12 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX idx_responses_created_at ON responses (created_at)",
         ],
     ),
+    (
+        4,
+        "failed attempts on the request log",
+        # A request served on its second account still shows why the first failed (e.g. invalid_grant).
+        ["ALTER TABLE request_logs ADD COLUMN failed_attempts TEXT NOT NULL DEFAULT ''"],
+    ),
 ]
 
 

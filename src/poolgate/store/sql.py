@@ -395,7 +395,7 @@ class SqlStore:
             else (
                 "id, ts, method, route, protocol, client_model, mapped_model, account_id, account, status, stream, "
                 "duration_ms, overhead_ms, input_tokens, output_tokens, cached_tokens, thought_tokens, attempts, "
-                "error, client_ip, user_agent"
+                "error, failed_attempts, client_ip, user_agent"
             )
         )
         order = "ASC" if ascending else "DESC"

@@ -138,7 +138,7 @@ async function showDetail(id, detail) {
       field("Account", r.account), field("Attempts", r.attempts), field("Stream", r.stream ? "yes" : "no"),
       field("Duration", `${r.duration_ms} ms`), field("Gateway overhead", `${r.overhead_ms} ms`),
       field("Tokens in / out", `${r.input_tokens} / ${r.output_tokens}`), field("Cached / thoughts", `${r.cached_tokens} / ${r.thought_tokens}`),
-      field("Client", `${r.client_ip} ${r.user_agent}`), field("Error", r.error)),
+      field("Client", `${r.client_ip} ${r.user_agent}`), field("Error", r.error), field("Failed attempts", r.failed_attempts)),
     body("Request body", r.request_body),
     body("Response body", r.response_body),
   );
