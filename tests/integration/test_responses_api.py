@@ -151,6 +151,27 @@ def test_reasoning_and_text_carry_the_signature(gw: Gateway, client: openai.Open
     assert sent[1]["role"] == "model" and sent[1]["parts"][0]["thoughtSignature"] == signature
 
 
+@pytest.mark.parametrize(
+    ("model", "reasoning", "expected"),
+    [
+        ("gemini-3-pro-preview", {"effort": "medium"}, {"thinkingLevel": "high"}),
+        (
+            "gemini-3-flash-preview",
+            {"effort": "low", "summary": "auto"},
+            {"thinkingLevel": "low", "includeThoughts": True},
+        ),
+        # gpt-5 maps to gemini-2.5-pro, which cannot switch thinking off: the family of the mapped model decides.
+        ("gpt-5", {"effort": "none", "summary": "auto"}, {"thinkingBudget": 128}),
+        ("gemini-2.5-flash", {"effort": "xhigh"}, {"thinkingBudget": 24576}),
+    ],
+)
+def test_reasoning_effort_follows_the_model_family(
+    client: openai.OpenAI, sim: Simulator, model: str, reasoning: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    client.responses.create(model=model, input="think", reasoning=reasoning)
+    assert sim.calls(KEY)[-1]["body"]["generationConfig"]["thinkingConfig"] == expected
+
+
 def test_parallel_function_calls_golden(gw: Gateway, sim: Simulator) -> None:
     sim.script(
         KEY,
