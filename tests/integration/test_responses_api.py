@@ -297,6 +297,28 @@ def test_web_search_alone_becomes_google_search(client: openai.OpenAI, sim: Simu
     assert sim.calls(KEY)[-1]["body"]["tools"] == [{"googleSearch": {}}]
 
 
+def test_web_search_joins_functions_only_on_gemini_3(client: openai.OpenAI, sim: Simulator) -> None:
+    tools: list[Any] = [WEATHER_TOOL, {"type": "web_search"}]
+    sim.script(KEY, {"function_calls": [{"name": "get_weather", "args": {"city": "Oslo"}}]})
+    response = client.responses.create(model="gemini-3-flash-preview", input="weather?", tools=tools)
+    assert [item.type for item in response.output][-1] == "function_call"
+    sent = sim.calls(KEY)[-1]["body"]
+    assert sent["tools"] == [
+        {"functionDeclarations": [sent["tools"][0]["functionDeclarations"][0]]},
+        {"googleSearch": {}},
+    ]
+    assert sent["toolConfig"] == {"includeServerSideToolInvocations": True}
+    client.responses.create(model="gemini-3-pro-preview", input="weather?", tools=tools, tool_choice="required")
+    assert sim.calls(KEY)[-1]["body"]["toolConfig"] == {
+        "functionCallingConfig": {"mode": "ANY"},
+        "includeServerSideToolInvocations": True,
+    }
+    # Gemini 2.5 rejects the combination, so there the search tool is still dropped.
+    client.responses.create(model="gemini-2.5-pro", input="weather?", tools=tools)
+    sent = sim.calls(KEY)[-1]["body"]
+    assert [list(tool) for tool in sent["tools"]] == [["functionDeclarations"]] and "toolConfig" not in sent
+
+
 def test_inputs_images_files_and_json_schema(client: openai.OpenAI, sim: Simulator) -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
     response = client.responses.create(

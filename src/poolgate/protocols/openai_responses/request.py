@@ -106,7 +106,8 @@ def to_hub(
     hub: GenerateContentRequest = {"contents": contents}
     if system:
         hub["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
-    tools = convert_tools(body.get("tools"), body.get("tool_choice"), body.get("parallel_tool_calls"))
+    upstream = resolve(model)
+    tools = convert_tools(body.get("tools"), body.get("tool_choice"), body.get("parallel_tool_calls"), upstream)
     if tools.hub_tools:
         hub["tools"] = tools.hub_tools  # type: ignore[typeddict-item]
     if tools.tool_config:
@@ -121,7 +122,7 @@ def to_hub(
     max_out = fields.opt_int(body, "max_output_tokens", lo=1)
     if max_out is not None:
         config["maxOutputTokens"] = max_out
-    thinking = _thinking(body.get("reasoning"), resolve(model))
+    thinking = _thinking(body.get("reasoning"), upstream)
     if thinking:
         config["thinkingConfig"] = thinking
     _text_format(body.get("text"), config)
