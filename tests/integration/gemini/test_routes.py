@@ -102,6 +102,17 @@ def test_count_tokens(gemini_gateway: Gateway, sim: Simulator) -> None:
     assert call["path"] == "/v1beta/models/gemini-2.5-flash:countTokens"
 
 
+@pytest.mark.parametrize("version", ["v1beta", "v1"])
+def test_count_tokens_slash_form(gemini_gateway: Gateway, sim: Simulator, version: str) -> None:
+    text = "count these twenty-eight chars"
+    r = goog(gemini_gateway, f"/{version}/models/gemini-2.5-flash/countTokens", {"contents": [user(text)]})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"totalTokens": len(text) // 4}
+    assert upstream_calls(sim, "countTokens")[-1]["path"] == "/v1beta/models/gemini-2.5-flash:countTokens"
+    r = goog(gemini_gateway, f"/{version}/models/gemini-2.5-flash/generateContent", {"contents": [user(text)]})
+    assert r.status_code == 404 and r.json()["error"]["status"] == "NOT_FOUND"
+
+
 def test_signature_is_restored_when_the_client_replays_a_placeholder(gemini_gateway: Gateway, sim: Simulator) -> None:
     tools = [{"functionDeclarations": [{"name": "get_weather", "parameters": {"type": "OBJECT"}}]}]
     prompt = user('What is the weather? CALL_TOOL get_weather {"city": "Paris"}')
