@@ -147,13 +147,18 @@ async def _serve(
                     timeout_keep_alive=75,
                 )
             )
+            if sockets is not None:
+                # The port is already ours, so the banner can come first: whoever sees /healthz answer
+                # (scripts, the tests) then always finds it printed.
+                _banner(svc, cfg, demo)
             task = asyncio.get_running_loop().create_task(server.serve(sockets))
             while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn exposes only a flag
                 await asyncio.sleep(0.02)
             if task.done():
                 await task
                 raise SystemExit(1)
-            _banner(svc, cfg, demo)
+            if sockets is None:
+                _banner(svc, cfg, demo)
             await task
     finally:
         if simulator is not None:
