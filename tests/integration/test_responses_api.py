@@ -151,6 +151,27 @@ def test_reasoning_and_text_carry_the_signature(gw: Gateway, client: openai.Open
     assert sent[1]["role"] == "model" and sent[1]["parts"][0]["thoughtSignature"] == signature
 
 
+@pytest.mark.parametrize(
+    ("model", "reasoning", "expected"),
+    [
+        ("gemini-3-pro-preview", {"effort": "medium"}, {"thinkingLevel": "high"}),
+        (
+            "gemini-3-flash-preview",
+            {"effort": "low", "summary": "auto"},
+            {"thinkingLevel": "low", "includeThoughts": True},
+        ),
+        # gpt-5 maps to gemini-2.5-pro, which cannot switch thinking off: the family of the mapped model decides.
+        ("gpt-5", {"effort": "none", "summary": "auto"}, {"thinkingBudget": 128}),
+        ("gemini-2.5-flash", {"effort": "xhigh"}, {"thinkingBudget": 24576}),
+    ],
+)
+def test_reasoning_effort_follows_the_model_family(
+    client: openai.OpenAI, sim: Simulator, model: str, reasoning: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    client.responses.create(model=model, input="think", reasoning=reasoning)
+    assert sim.calls(KEY)[-1]["body"]["generationConfig"]["thinkingConfig"] == expected
+
+
 def test_parallel_function_calls_golden(gw: Gateway, sim: Simulator) -> None:
     sim.script(
         KEY,
@@ -274,6 +295,28 @@ def test_codex_shaped_request_is_accepted(gw: Gateway, sim: Simulator) -> None:
 def test_web_search_alone_becomes_google_search(client: openai.OpenAI, sim: Simulator) -> None:
     client.responses.create(model="gemini-2.5-flash", input="news?", tools=[{"type": "web_search"}])
     assert sim.calls(KEY)[-1]["body"]["tools"] == [{"googleSearch": {}}]
+
+
+def test_web_search_joins_functions_only_on_gemini_3(client: openai.OpenAI, sim: Simulator) -> None:
+    tools: list[Any] = [WEATHER_TOOL, {"type": "web_search"}]
+    sim.script(KEY, {"function_calls": [{"name": "get_weather", "args": {"city": "Oslo"}}]})
+    response = client.responses.create(model="gemini-3-flash-preview", input="weather?", tools=tools)
+    assert [item.type for item in response.output][-1] == "function_call"
+    sent = sim.calls(KEY)[-1]["body"]
+    assert sent["tools"] == [
+        {"functionDeclarations": [sent["tools"][0]["functionDeclarations"][0]]},
+        {"googleSearch": {}},
+    ]
+    assert sent["toolConfig"] == {"includeServerSideToolInvocations": True}
+    client.responses.create(model="gemini-3-pro-preview", input="weather?", tools=tools, tool_choice="required")
+    assert sim.calls(KEY)[-1]["body"]["toolConfig"] == {
+        "functionCallingConfig": {"mode": "ANY"},
+        "includeServerSideToolInvocations": True,
+    }
+    # Gemini 2.5 rejects the combination, so there the search tool is still dropped.
+    client.responses.create(model="gemini-2.5-pro", input="weather?", tools=tools)
+    sent = sim.calls(KEY)[-1]["body"]
+    assert [list(tool) for tool in sent["tools"]] == [["functionDeclarations"]] and "toolConfig" not in sent
 
 
 def test_inputs_images_files_and_json_schema(client: openai.OpenAI, sim: Simulator) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -45,8 +47,45 @@ def serve(
         uvloop.install()
     except ImportError:  # pragma: no cover - platforms without uvloop
         pass
+    try:
+        sockets = listen_sockets(cfg.bind_host, cfg.proxy.port)
+    except OSError as exc:
+        typer.echo(bind_error(cfg.bind_host, cfg.proxy.port, exc), err=True)
+        raise typer.Exit(1) from None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(cfg, ctx.data_dir, demo, lambda: _reread(ctx.config_path, host, port)))
+        asyncio.run(_serve(cfg, ctx.data_dir, demo, lambda: _reread(ctx.config_path, host, port), sockets))
+
+
+def listen_sockets(host: str, port: int) -> list[socket.socket]:
+    """Bound here rather than inside uvicorn, whose bind failure is a traceback instead of a sentence."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    seen: set[tuple[int, object]] = set()
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, addr in infos:
+            if (family, addr) in seen:
+                continue
+            seen.add((family, addr))
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                # As asyncio does: "::" must not also claim the IPv4 port another address entry binds.
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(addr)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def bind_error(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is already in use on {host}; pick another with --port"
+    if exc.errno == errno.EACCES:
+        return f"not allowed to listen on {host}:{port}; pick a port above 1023 with --port"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host and --port"
 
 
 def _ensure_demo_account(data_dir: Path, cfg: Config, base_url: str) -> None:
@@ -71,7 +110,13 @@ def _reread(path: Path, host: str | None, port: int | None) -> Config:
     return cfg
 
 
-async def _serve(cfg: Config, data_dir: Path, demo: bool, reread: Callable[[], Config] | None = None) -> None:
+async def _serve(
+    cfg: Config,
+    data_dir: Path,
+    demo: bool,
+    reread: Callable[[], Config] | None = None,
+    sockets: list[socket.socket] | None = None,
+) -> None:
     # Imported here so the other CLI commands start fast: they need neither the server nor aiohttp.
     import uvicorn
 
@@ -102,13 +147,18 @@ async def _serve(cfg: Config, data_dir: Path, demo: bool, reread: Callable[[], C
                     timeout_keep_alive=75,
                 )
             )
-            task = asyncio.get_running_loop().create_task(server.serve())
+            if sockets is not None:
+                # The port is already ours, so the banner can come first: whoever sees /healthz answer
+                # (scripts, the tests) then always finds it printed.
+                _banner(svc, cfg, demo)
+            task = asyncio.get_running_loop().create_task(server.serve(sockets))
             while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn exposes only a flag
                 await asyncio.sleep(0.02)
             if task.done():
                 await task
                 raise SystemExit(1)
-            _banner(svc, cfg, demo)
+            if sockets is None:
+                _banner(svc, cfg, demo)
             await task
     finally:
         if simulator is not None:

@@ -27,6 +27,27 @@ log = logging.getLogger("poolgate.pipeline")
 FromHub = Callable[[JSON], tuple[JSON, Usage | None]]
 MakeEncoder = Callable[[], StreamEncoder]
 
+# Google errors met mid-stream keep their status, so each protocol can name them properly
+# (Gemini UNAVAILABLE, Anthropic overloaded_error, …); any other status stays a plain 502.
+_MID_STREAM_KINDS: dict[int, ErrorKind] = {
+    400: ErrorKind.INVALID_REQUEST,
+    404: ErrorKind.NOT_FOUND,
+    429: ErrorKind.UPSTREAM_RATE_LIMITED,
+    500: ErrorKind.UPSTREAM_ERROR,
+    503: ErrorKind.OVERLOADED,
+    504: ErrorKind.TIMEOUT,
+    529: ErrorKind.OVERLOADED,
+}
+
+
+def mid_stream_error(failure: UpstreamFailure) -> GatewayError:
+    message = f"Upstream failed mid-stream: {failure}"
+    google = isinstance(failure.body, dict) and isinstance(failure.body.get("error"), dict)
+    kind = _MID_STREAM_KINDS.get(failure.status) if google else None
+    if kind is None:
+        return GatewayError(ErrorKind.UPSTREAM_ERROR, message)
+    return GatewayError(kind, message, status=failure.status)
+
 
 def routing_headers(ctx: RequestContext, svc: Services) -> Headers:
     headers: Headers = []
@@ -136,7 +157,7 @@ async def relay(
                 break
         tail = encoder.finish()
     except UpstreamFailure as failure:
-        err = GatewayError(ErrorKind.UPSTREAM_ERROR, f"Upstream failed mid-stream: {failure}")
+        err = mid_stream_error(failure)
         ctx.error = err.message
         log.warning("request %s: %s", ctx.request_id, err.message)
         if opened is not None:

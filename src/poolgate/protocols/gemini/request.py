@@ -25,7 +25,13 @@ class Action:
 
 
 def parse_action(tail: str) -> Action:
-    """`gemini-2.5-flash:generateContent` (the path after `models/`) → model and method."""
+    """`gemini-2.5-flash:generateContent` (the path after `models/`) → model and method.
+
+    Token counting is also accepted as `gemini-2.5-flash/countTokens`, a spelling some clients use.
+    """
+    model, slash, last = tail.rpartition("/")
+    if slash and last == COUNT and model and "/" not in model and ":" not in model:
+        return Action(model, COUNT)
     model, sep, method = tail.rpartition(":")
     if not sep or not model or "/" in model:
         raise GatewayError(

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from poolgate.errors import invalid
 from poolgate.hub.types import JSON, Content, GenerateContentRequest
 from poolgate.protocols import fields
+from poolgate.protocols.openai_chat.options import EFFORTS, thinking_config
 from poolgate.protocols.openai_responses.items import to_contents
 from poolgate.protocols.openai_responses.tools import convert_tools
 from poolgate.protocols.schema import sanitize_schema
 
-# Thinking budgets per effort; "none" turns thinking off where the model allows it.
-EFFORT_BUDGETS: dict[str, int] = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768}
+# The Responses API also documents "xhigh"; Gemini has no step above high, so it maps as high.
+RESPONSES_EFFORTS: Final = (*EFFORTS, "xhigh")
 
 
 @dataclass(slots=True)
@@ -41,7 +43,8 @@ def input_items(body: dict[str, Any]) -> list[Any]:
     raise invalid("'input' must be a string or an array of input items.", "input")
 
 
-def _thinking(reasoning: object) -> JSON | None:
+def _thinking(reasoning: object, model: str) -> JSON | None:
+    """`reasoning.effort` by the upstream model's family (the chat table); thoughts only when summarised."""
     if reasoning is None:
         return None
     if not isinstance(reasoning, dict):
@@ -49,9 +52,10 @@ def _thinking(reasoning: object) -> JSON | None:
     config: JSON = {}
     effort = reasoning.get("effort")
     if effort is not None:
-        if effort not in EFFORT_BUDGETS:
-            raise invalid(f"'reasoning.effort' must be one of {', '.join(EFFORT_BUDGETS)}.", "reasoning.effort")
-        config["thinkingBudget"] = EFFORT_BUDGETS[effort]
+        if effort not in RESPONSES_EFFORTS:
+            raise invalid(f"'reasoning.effort' must be one of {', '.join(RESPONSES_EFFORTS)}.", "reasoning.effort")
+        mapped = thinking_config("high" if effort == "xhigh" else effort, model) or {}
+        config.update({k: v for k, v in mapped.items() if k != "includeThoughts"})
     summary = reasoning.get("summary") or reasoning.get("generate_summary")
     if summary is not None and effort != "none":
         # OpenAI returns reasoning summaries only on request; Gemini's thought text plays that part.
@@ -84,8 +88,13 @@ def _text_format(text: object, config: JSON) -> None:
         raise invalid("'text.format.type' must be text, json_schema or json_object.", "text.format.type")
 
 
-def to_hub(body: dict[str, Any], history: list[Any] | None = None) -> ResponsesRequest:
-    """Parse a create request; `history` is the stored conversation a previous_response_id points at."""
+def to_hub(
+    body: dict[str, Any], history: list[Any] | None = None, resolve: Callable[[str], str] = lambda m: m
+) -> ResponsesRequest:
+    """Parse a create request; `history` is the stored conversation a previous_response_id points at.
+
+    `resolve` maps the client model to the upstream one: reasoning settings depend on its family.
+    """
     model = fields.req_str(body, "model")
     instructions = fields.opt_str(body, "instructions")
     items = input_items(body)
@@ -97,7 +106,8 @@ def to_hub(body: dict[str, Any], history: list[Any] | None = None) -> ResponsesR
     hub: GenerateContentRequest = {"contents": contents}
     if system:
         hub["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
-    tools = convert_tools(body.get("tools"), body.get("tool_choice"), body.get("parallel_tool_calls"))
+    upstream = resolve(model)
+    tools = convert_tools(body.get("tools"), body.get("tool_choice"), body.get("parallel_tool_calls"), upstream)
     if tools.hub_tools:
         hub["tools"] = tools.hub_tools  # type: ignore[typeddict-item]
     if tools.tool_config:
@@ -106,7 +116,7 @@ def to_hub(body: dict[str, Any], history: list[Any] | None = None) -> ResponsesR
     max_out = fields.opt_int(body, "max_output_tokens", lo=1)
     if max_out is not None:
         config["maxOutputTokens"] = max_out
-    thinking = _thinking(body.get("reasoning"))
+    thinking = _thinking(body.get("reasoning"), upstream)
     if thinking:
         config["thinkingConfig"] = thinking
     _text_format(body.get("text"), config)

@@ -2,8 +2,10 @@
 
 Function tools become function declarations. `namespace` tools (Codex groups sub-agent tools this
 way) are flattened to `<namespace>__<name>` declarations and split again on output. `web_search`
-becomes Google Search grounding when no function is declared: Gemini 2.x rejects requests that
-combine search grounding with function calling, and Codex always sends both, so then it is dropped.
+becomes Google Search grounding. Alongside functions it is sent only to Gemini 3 and later, with
+`toolConfig.includeServerSideToolInvocations` (Google's "tool combination", which rejects the mix
+without that flag); Gemini 2.x rejects the combination outright, and Codex always sends both, so for
+those models it is dropped.
 Every other built-in kind (file_search, computer, image_generation, mcp, custom, …) has no Gemini
 counterpart and is dropped rather than rejected, so one unsupported tool never fails a turn.
 """
@@ -42,7 +44,14 @@ def _declaration(tool: dict[str, Any], name: str, where: str) -> JSON:
     return decl
 
 
-def convert_tools(tools: object, tool_choice: object, parallel: object) -> ToolSet:
+def combines_search_with_functions(model: str) -> bool:
+    """Gemini 3 and later accept built-in tools together with function declarations; 1.x and 2.x do not."""
+    name = model.lower().removeprefix("models/")
+    return name.startswith("gemini-") and not name.startswith(("gemini-1", "gemini-2"))
+
+
+def convert_tools(tools: object, tool_choice: object, parallel: object, model: str = "") -> ToolSet:
+    """`model` is the upstream model: whether web_search can join function declarations depends on it."""
     out = ToolSet()
     declarations: list[JSON] = []
     wants_search = False
@@ -74,9 +83,12 @@ def convert_tools(tools: object, tool_choice: object, parallel: object) -> ToolS
             wants_search = True
     if declarations:
         out.hub_tools.append({"functionDeclarations": declarations})
-    elif wants_search:
+    combined = bool(declarations) and wants_search and combines_search_with_functions(model)
+    if wants_search and (combined or not declarations):
         out.hub_tools.append({"googleSearch": {}})
     out.tool_config = _tool_config(tool_choice, out, declarations)
+    if combined:
+        out.tool_config = {**(out.tool_config or {}), "includeServerSideToolInvocations": True}
     return out
 
 

@@ -60,7 +60,7 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response |
                 code="previous_response_not_found",
             )
         history = stored.conversation()
-    parsed = responses_request.to_hub(body, history)
+    parsed = responses_request.to_hub(body, history, resolve=lambda model: svc.router.resolve(model).model)
     created = time.time()
     skeleton = dict(parsed.echo, created_at=int(created))
     encoder = ResponsesEncoder(response_id=f"resp_{ctx.request_id}", skeleton=skeleton, namespaces=parsed.namespaces)
