@@ -221,3 +221,7 @@ def gateway(make_gateway: Any) -> Gateway:
     gw: Gateway = make_gateway()
     gw.add_key("key-a-0000000000", "key-a")
     return gw.start()
+
+
+# Throwaway PostgreSQL and Redis servers (session-scoped), for the store and shared-state tests.
+from tests.servers import postgres_server, redis_server  # noqa: E402, F401
