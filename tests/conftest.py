@@ -152,7 +152,9 @@ class Gateway:
                 raise RuntimeError(f"gateway exited:\n{self.output()}")
             try:
                 if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code in (200, 401):
-                    return self
+                    # The banner is printed just after the port opens; tests read it, so wait for its last line.
+                    if "accounts: " in self.output():
+                        return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
