@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,18 +81,6 @@ def account_row(gw: Gateway | str, email: str) -> str:
     rows = [line for line in out.splitlines() if email in line]
     assert rows, out
     return rows[0]
-
-
-def poll(check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    """Poll until check() is truthy; fail with `what` after the deadline."""
-    deadline = time.time() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def start_login(gw: Gateway, *args: str) -> tuple[subprocess.Popen[str], str]:

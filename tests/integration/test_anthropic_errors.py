@@ -9,7 +9,8 @@ import anthropic
 import httpx
 import pytest
 
-from tests.conftest import Gateway, Simulator, _clean_env
+from tests.conftest import Gateway, Simulator
+from tests.integration.gateways import gateway_for_module
 
 KEY = "key-anthropic-err-01"
 CLIENT_KEY = "sk-client-secret-123"
@@ -19,17 +20,8 @@ MODEL = "claude-haiku-4-5"
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
     # One gateway for the module; the rate-limit test runs last because it leaves the account cooling.
-    env = _clean_env()
-    env.update(
-        {
-            "POOLGATE_UPSTREAM__GEMINI_API_BASE": simulator_process.url,
-            "POOLGATE_PROXY__API_KEY": CLIENT_KEY,
-            "POOLGATE_PROXY__AUTH_MODE": "strict",
-        }
-    )
-    gateway = Gateway(data_dir=tmp_path_factory.mktemp("anthropic-errors"), env=env)
-    gateway.add_key(KEY, "err")
-    gateway.start()
+    env = {"POOLGATE_PROXY__API_KEY": CLIENT_KEY, "POOLGATE_PROXY__AUTH_MODE": "strict"}
+    gateway = gateway_for_module(tmp_path_factory.mktemp("anthropic-errors"), simulator_process, env, {"err": KEY})
     yield gateway
     gateway.stop()
 

@@ -12,7 +12,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import Gateway, Simulator, _clean_env
+from tests.conftest import Gateway, Simulator
+from tests.integration.gateways import gateway_for_module
 
 KEY = "key-anthropic-00001"
 MODEL = "claude-sonnet-4-5"
@@ -21,12 +22,8 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "anthropic"
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
-    env = _clean_env()
-    env["POOLGATE_UPSTREAM__GEMINI_API_BASE"] = simulator_process.url
-    env["POOLGATE_PROXY__KEEPALIVE_SECONDS"] = "0.2"
-    gateway = Gateway(data_dir=tmp_path_factory.mktemp("anthropic"), env=env)
-    gateway.add_key(KEY, "claude")
-    gateway.start()
+    env = {"POOLGATE_PROXY__KEEPALIVE_SECONDS": "0.2"}
+    gateway = gateway_for_module(tmp_path_factory.mktemp("anthropic"), simulator_process, env, {"claude": KEY})
     yield gateway
     gateway.stop()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Gateway, Simulator, _clean_env
+from tests.integration.gateways import gateway_for_module
 
 KEY = "key-claude-code-001"
 CLAUDE = shutil.which("claude")
@@ -22,11 +23,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
-    env = _clean_env()
-    env["POOLGATE_UPSTREAM__GEMINI_API_BASE"] = simulator_process.url
-    gateway = Gateway(data_dir=tmp_path_factory.mktemp("claude-code"), env=env)
-    gateway.add_key(KEY, "cc")
-    gateway.start()
+    gateway = gateway_for_module(tmp_path_factory.mktemp("claude-code"), simulator_process, keys={"cc": KEY})
     yield gateway
     gateway.stop()
 

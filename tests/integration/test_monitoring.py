@@ -16,6 +16,7 @@ from prometheus_client.samples import Sample
 from poolgate.store.sql import SqlStore
 from tests.conftest import Gateway, Simulator
 from tests.integration.gateways import gateway_for_module
+from tests.support import poll
 
 ADMIN = "monitor-admin-pw"
 KEY_M = "key-monitor-m-0000"
@@ -73,27 +74,17 @@ def value(all_samples: list[Sample], name: str, **labels: str) -> float:
     return sum(found) if found else 0.0
 
 
-def wait_for(predicate: Any, what: str, timeout: float = 15.0) -> Any:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def ids_in_log(api: httpx.Client) -> set[str]:
     return {row["id"] for row in api.get("/api/logs", params={"limit": 500}).json()["items"]}
 
 
 def test_rows_older_than_retention_days_disappear(gw: Gateway, api: httpx.Client) -> None:
-    wait_for(lambda: "ancient-row" not in ids_in_log(api), "the 31-day-old row to be deleted")
+    poll(lambda: "ancient-row" not in ids_in_log(api), "the 31-day-old row to be deleted")
     assert "recent-row" in ids_in_log(api)
     # Shortening the retention live applies it without a restart.
     assert api.patch("/api/config", json={"monitor": {"retention_days": 2}}).status_code == 200
     try:
-        wait_for(lambda: "recent-row" not in ids_in_log(api), "the 3-day-old row to go once retention is 2 days")
+        poll(lambda: "recent-row" not in ids_in_log(api), "the 3-day-old row to go once retention is 2 days")
     finally:
         api.delete("/api/config/overrides")
 
@@ -143,7 +134,7 @@ def test_metrics_count_streams_in_flight(gw: Gateway, simulator: Simulator) -> N
         assert next(lines).startswith("data: ")
         assert value(samples(gw), "poolgate_streams_in_flight") == 1
         assert [line for line in lines if line][-1] == "data: [DONE]"
-    wait_for(lambda: value(samples(gw), "poolgate_streams_in_flight") == 0, "the stream gauge to drop")
+    poll(lambda: value(samples(gw), "poolgate_streams_in_flight") == 0, "the stream gauge to drop")
 
 
 def test_stats_and_logs_commands(gw: Gateway, api: httpx.Client, simulator: Simulator) -> None:
@@ -174,11 +165,11 @@ def test_logs_follow_prints_new_requests(gw: Gateway, api: httpx.Client) -> None
     )
     try:
         assert proc.stdout is not None
-        wait_for(lambda: "time" in proc.stdout.readline(), "the table header")  # type: ignore[union-attr]
+        poll(lambda: "time" in proc.stdout.readline(), "the table header")  # type: ignore[union-attr]
         r = chat(gw, model="gemini-3-pro-preview")
         assert r.status_code == 200
         api.get("/api/logs")
-        wait_for(lambda: "gemini-3-pro-preview" in proc.stdout.readline(), "the followed request")  # type: ignore[union-attr]
+        poll(lambda: "gemini-3-pro-preview" in proc.stdout.readline(), "the followed request")  # type: ignore[union-attr]
     finally:
         proc.terminate()
         proc.wait(timeout=10)

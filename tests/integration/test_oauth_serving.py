@@ -20,8 +20,8 @@ from tests.integration.oauth_support import (
     mark,
     new_user,
     oauth_gateway,
-    poll,
 )
+from tests.support import poll
 
 SOLO = "solo@example.com"
 FLASH = "gemini-2.5-flash"

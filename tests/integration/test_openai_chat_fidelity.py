@@ -12,14 +12,14 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import Gateway, Simulator, _clean_env
+from tests.conftest import Gateway, Simulator
+from tests.integration.gateways import gateway_for_module
 
 KEY = "key-chat-fidelity-0001"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -84,13 +84,8 @@ def files() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
-    env = _clean_env()
-    env["POOLGATE_UPSTREAM__GEMINI_API_BASE"] = simulator_process.url
-    env["POOLGATE_UPSTREAM__MEDIA_FETCH_ALLOWLIST"] = '["127.0.0.1"]'
-    env["POOLGATE_UPSTREAM__MEDIA_FETCH_MAX_MB"] = "1"
-    gateway = Gateway(data_dir=Path(tmp_path_factory.mktemp("chat-fidelity")), env=env)
-    gateway.add_key(KEY, "chat")
-    gateway.start()
+    env = {"POOLGATE_UPSTREAM__MEDIA_FETCH_ALLOWLIST": '["127.0.0.1"]', "POOLGATE_UPSTREAM__MEDIA_FETCH_MAX_MB": "1"}
+    gateway = gateway_for_module(tmp_path_factory.mktemp("chat-fidelity"), simulator_process, env, {"chat": KEY})
     yield gateway
     gateway.stop()
 

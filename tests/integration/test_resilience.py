@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 from poolgate.store.models import API_KEY, Account
 from poolgate.store.sql import SqlStore
 from tests.conftest import Gateway, Simulator, _clean_env
+from tests.support import poll
 
 KEYS = {
     "pool-a": "key-pool-a-0000",
@@ -49,16 +50,6 @@ def pool_gateway(tmp_path_factory: pytest.TempPathFactory, simulator_process: Si
 
 def chat(model: str, text: str, stream: bool = False) -> dict[str, Any]:
     return {"model": model, "stream": stream, "messages": [{"role": "user", "content": text}]}
-
-
-def wait_for(check: Callable[[], Any], within: float = 10.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def generate_calls(sim: Simulator) -> Counter[str]:
@@ -108,7 +99,9 @@ def test_client_disconnect_cancels_the_upstream_call(pool_gateway: Gateway, simu
     url = f"{pool_gateway.v1}/chat/completions"
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(url, json=chat("gemini-2.5-flash", "hang up on me"), headers=headers, timeout=0.5)
-    gone = wait_for(lambda: httpx.get(f"{simulator.url}/_sim/disconnects").json()["disconnects"], within=10)
+    gone = poll(
+        lambda: httpx.get(f"{simulator.url}/_sim/disconnects").json()["disconnects"], "the upstream disconnect", 10
+    )
     assert len(gone) == 1  # the gateway closed its upstream connection, long before the 20 s delay ended
     label = next(label for label, key in KEYS.items() if key == gone[0]["key"])
     simulator.reset()
@@ -123,7 +116,7 @@ def test_client_disconnect_cancels_the_upstream_call(pool_gateway: Gateway, simu
         finally:
             store.close()
 
-    rows = wait_for(logged)
+    rows = poll(logged, "the 499 log row", 10)
     assert rows[0]["error"] == "client disconnected"
 
 
@@ -137,7 +130,7 @@ def settle(gw: Gateway) -> None:
         finally:
             store.close()
 
-    wait_for(clear, within=40)
+    poll(clear, "cooldowns to clear", 40)
 
 
 def stream_lines(url: str, body: dict[str, Any]) -> tuple[int, list[str]]:
@@ -179,7 +172,7 @@ def test_failure_after_the_first_byte_is_an_in_stream_error(pool_gateway: Gatewa
         finally:
             store.close()
 
-    assert wait_for(cooled)[0].kind == "rate_limit"  # the scheduler learned from it too
+    assert poll(cooled, "the cooldown", 10)[0].kind == "rate_limit"  # the scheduler learned from it too
 
 
 def test_cut_stream_before_content_is_retried_invisibly(pool_gateway: Gateway, simulator: Simulator) -> None:
@@ -221,7 +214,7 @@ def test_cooldowns_and_parked_accounts_survive_a_restart(make_gateway: Any, simu
         out = gw.cli("accounts", "list").stdout
         return out if "parked" in out and "quota_exhausted" in out else ""
 
-    table = wait_for(listed)
+    table = poll(listed, "the account table", 10)
     assert url in table and "validation_required" in table and "parked until" in table
     assert "cooling (gemini-2.5-flash) until" in table and "quota_exhausted" in table
     gw.stop()
@@ -246,6 +239,6 @@ def test_cooldowns_and_parked_accounts_survive_a_restart(make_gateway: Any, simu
         return r.status_code == 200 and r.headers["x-account-email"] == "parked"
 
     try:
-        wait_for(parked_serves)
+        poll(parked_serves, "the parked account to serve", 10)
     except AssertionError:
         raise AssertionError(f"{seen[-5:]}\n{gw.output()[-3000:]}\n{gw.cli('accounts', 'list').stdout}") from None

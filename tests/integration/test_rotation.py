@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 
 from tests.conftest import Gateway, Simulator
+from tests.support import poll
 
 CHAT = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -72,24 +72,17 @@ def test_cli_changes_apply_without_restart(make_gateway: Any, simulator: Simulat
     gw: Gateway = make_gateway().start()
     assert chat(gw).status_code == 503
     account_id = gw.add_key("key-live-000000000", "live")
-    deadline = time.time() + 5
-    while chat(gw).status_code != 200:
-        assert time.time() < deadline, "gateway did not pick up the new account"
-        time.sleep(0.1)
+    poll(lambda: chat(gw).status_code == 200, "the gateway to pick up the new account", 5)
     gw.cli("accounts", "disable", account_id)
-    deadline = time.time() + 5
-    while chat(gw).status_code != 503:
-        assert time.time() < deadline, "gateway did not notice the disabled account"
-        time.sleep(0.1)
+    poll(lambda: chat(gw).status_code == 503, "the gateway to notice the disabled account", 5)
     gw.cli("map", "set", "my-model", "gemini-2.5-pro")
     gw.cli("accounts", "enable", "live")
-    deadline = time.time() + 5
-    while True:
+
+    def mapped() -> bool:
         r = chat(gw, model="my-model")
-        if r.status_code == 200 and r.headers["x-mapped-model"] == "gemini-2.5-pro":
-            break
-        assert time.time() < deadline
-        time.sleep(0.1)
+        return r.status_code == 200 and r.headers["x-mapped-model"] == "gemini-2.5-pro"
+
+    poll(mapped, "the new mapping and the re-enabled account", 5)
     listing = gw.cli("accounts", "list").stdout
     assert "key-live-000000000" not in listing
     assert "key-…0000" in listing

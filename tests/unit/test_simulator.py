@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,14 @@ import poolgate
 from poolgate.simulator import ScriptError, SimulatorState, parse_step, start_simulator
 from poolgate.simulator.behaviour import sample_for_schema
 from poolgate.simulator.wire import split_text
+from tests.unit.sim_client import client
 
 MODEL = "gemini-2.5-flash"
 GEN = f"/v1beta/models/{MODEL}:generateContent"
 STREAM = f"/v1beta/models/{MODEL}:streamGenerateContent"
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    sim = await start_simulator()
-    try:
-        async with httpx.AsyncClient(base_url=sim.url, trust_env=False, timeout=10) as http:
-            yield http
-    finally:
-        await sim.stop()
+__all__ = ["client"]  # the fixture is used by name
 
 
 def user(text: str) -> dict[str, Any]:

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 
-from poolgate.simulator import start_simulator
+from tests.unit.sim_client import client
 
 TOOLS = [{"functionDeclarations": [{"name": "get_weather"}]}]
 HEADERS = {"x-goog-api-key": "K"}
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    sim = await start_simulator()
-    try:
-        async with httpx.AsyncClient(base_url=sim.url, trust_env=False, timeout=10) as http:
-            yield http
-    finally:
-        await sim.stop()
+__all__ = ["client"]  # the fixture is used by name
 
 
 def gen(model: str) -> str:

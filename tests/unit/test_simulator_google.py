@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import orjson
-import pytest
 
-from poolgate.simulator import start_simulator
+from tests.unit.sim_client import client
 
 VERIFIER = "v" * 64
 CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
 REDIRECT = "http://127.0.0.1:9/cb"
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    sim = await start_simulator()
-    try:
-        async with httpx.AsyncClient(base_url=sim.url, trust_env=False, timeout=10) as http:
-            yield http
-    finally:
-        await sim.stop()
+__all__ = ["client"]  # the fixture is used by name
 
 
 async def authorize(http: httpx.AsyncClient, **extra: str) -> dict[str, list[str]]:

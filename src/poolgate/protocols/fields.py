@@ -97,3 +97,15 @@ def stop_sequences(body: dict[str, Any], key: str = "stop") -> list[str] | None:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
     raise invalid(f"'{key}' must be a string or an array of strings.", key)
+
+
+def temperature_top_p(body: dict[str, Any]) -> dict[str, Any]:
+    """`temperature` and `top_p` as Gemini generationConfig keys; every client protocol spells them alike."""
+    config: dict[str, Any] = {}
+    temperature = opt_number(body, "temperature", lo=0, hi=2)
+    if temperature is not None:
+        config["temperature"] = temperature
+    top_p = opt_number(body, "top_p", lo=0, hi=1)
+    if top_p is not None:
+        config["topP"] = top_p
+    return config

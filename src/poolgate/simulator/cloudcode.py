@@ -13,12 +13,13 @@ import orjson
 
 from poolgate.simulator.asgi import SSE_HEADERS, ConnectionCut, Request
 from poolgate.simulator.behaviour import prompt_tokens, reply_for
+from poolgate.simulator.calls import json_body, log_call
 from poolgate.simulator.gemini import check_model, send_step_error
 from poolgate.simulator.google_accounts import TIER_NAMES, Operation, SimUser
 from poolgate.simulator.google_errors import GoogleError, error_body
 from poolgate.simulator.routing import Route
 from poolgate.simulator.script import Step
-from poolgate.simulator.state import CallRecord, SimulatorState
+from poolgate.simulator.state import SimulatorState
 from poolgate.simulator.wire import DEFAULT_STREAM_CHUNKS, response_body, stream_chunks
 
 _PREFIX: Final = r"(?P<prefix>(?:/[A-Za-z0-9_.-]+)*)/v1internal"
@@ -27,27 +28,12 @@ DEFAULT_RESET: Final = "2030-01-01T00:00:00Z"
 
 async def _read(request: Request, state: SimulatorState, method: str, *, stream: bool = False) -> tuple[SimUser, Any]:
     """Log the call, apply a scripted base-URL fault, then authenticate the bearer token."""
-    raw = await request.body()
-    try:
-        body: Any = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError:
-        body = None
+    body = await json_body(request)
     world = state.google
     auth = request.header(b"authorization") or ""
     email = world.email_for_access(auth.removeprefix("Bearer ").strip())
     model = body.get("model", "") if isinstance(body, dict) and isinstance(body.get("model"), str) else ""
-    state.record(
-        CallRecord(
-            key=email or "",
-            model=model,
-            method=method,
-            stream=stream,
-            body=body,
-            t=state.clock(),
-            path=request.path,
-            headers=request.headers(),
-        )
-    )
+    log_call(request, state, key=email or "", model=model, method=method, stream=stream, body=body)
     forced = world.base_status.get(request.params.get("prefix", ""))
     if forced:
         raise GoogleError(forced)

@@ -8,6 +8,7 @@ import orjson
 
 from poolgate.simulator.asgi import JSON_HEADERS, SSE_HEADERS, ConnectionCut, Headers, Request
 from poolgate.simulator.behaviour import missing_signature, prompt_tokens, reply_for
+from poolgate.simulator.calls import json_body, log_call
 from poolgate.simulator.google_errors import GoogleError, error_body
 from poolgate.simulator.routing import Route
 from poolgate.simulator.script import Step
@@ -41,22 +42,8 @@ async def _read_logged_call(
     """Read and log one upstream call, then apply the checks Google makes before any script runs."""
     key = api_key(request)
     model = request.params.get("model", "")
-    raw = await request.body()
-    try:
-        body: Any = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError:
-        body = None
-    record = CallRecord(
-        key=key or "",
-        model=model,
-        method=method,
-        stream=stream,
-        body=body,
-        t=state.clock(),
-        path=request.path,
-        headers=request.headers(),
-    )
-    state.record(record)
+    body = await json_body(request)
+    record = log_call(request, state, key=key or "", model=model, method=method, stream=stream, body=body)
     if key is None:
         raise GoogleError(403, _NO_KEY_MESSAGE)
     if not isinstance(body, dict):

@@ -10,24 +10,14 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from poolgate.simulator.asgi import Request
+from poolgate.simulator.calls import log_call
 from poolgate.simulator.google_accounts import AuthCode, GoogleWorld, s256
 from poolgate.simulator.routing import Route
-from poolgate.simulator.state import CallRecord, SimulatorState
+from poolgate.simulator.state import SimulatorState
 
 
 def _record(state: SimulatorState, request: Request, key: str, method: str, body: Any) -> None:
-    state.record(
-        CallRecord(
-            key=key,
-            model="",
-            method=method,
-            stream=False,
-            body=body,
-            t=state.clock(),
-            path=request.path,
-            headers=request.headers(),
-        )
-    )
+    log_call(request, state, key=key, model="", method=method, stream=False, body=body)
 
 
 async def authorize(request: Request, state: SimulatorState) -> None:

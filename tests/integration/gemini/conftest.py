@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Gateway, Simulator, _clean_env
+from tests.conftest import Gateway, Simulator
+from tests.integration.gateways import gateway_for_module
 
 CLIENT_KEY = "sk-gemini-client-7f3a9c"
 ACCOUNT_KEY = "gem-native-account-key-01"
@@ -16,13 +17,10 @@ ACCOUNT_KEY = "gem-native-account-key-01"
 
 @pytest.fixture(scope="package")
 def gemini_gateway(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
-    env = _clean_env()
-    env["POOLGATE_UPSTREAM__GEMINI_API_BASE"] = simulator_process.url
-    env["POOLGATE_PROXY__AUTH_MODE"] = "strict"
-    env["POOLGATE_PROXY__API_KEY"] = CLIENT_KEY
-    gw = Gateway(data_dir=tmp_path_factory.mktemp("gemini-gw"), env=env)
-    gw.add_key(ACCOUNT_KEY, "gemini-native")
-    gw.start()
+    env = {"POOLGATE_PROXY__AUTH_MODE": "strict", "POOLGATE_PROXY__API_KEY": CLIENT_KEY}
+    gw = gateway_for_module(
+        tmp_path_factory.mktemp("gemini-gw"), simulator_process, env, {"gemini-native": ACCOUNT_KEY}
+    )
     yield gw
     gw.stop()
 

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from poolgate.errors import invalid
+from poolgate.hub.contents import append_turn
 from poolgate.hub.types import Content, Part
 from poolgate.protocols.anthropic import signatures
 
@@ -218,15 +219,6 @@ def _assistant_parts(content: list[Any], where: str, conv: Conversation) -> list
     return turn.parts
 
 
-def _append(contents: list[Content], role: str, parts: list[Part]) -> None:
-    if not parts:
-        return
-    if contents and contents[-1].get("role") == role:
-        contents[-1].setdefault("parts", []).extend(parts)
-    else:
-        contents.append({"role": role, "parts": parts})
-
-
 def convert(messages: list[Any]) -> Conversation:
     """Messages → contents; `system` messages inside the list (Claude Code sends one) join the system text."""
     conv = Conversation()
@@ -248,7 +240,7 @@ def convert(messages: list[Any]) -> Conversation:
         else:
             raise invalid(f"'{at}' must be a string or an array of content blocks.", at)
         if role == "user":
-            _append(conv.contents, "user", _user_parts(blocks, at, conv))
+            append_turn(conv.contents, "user", _user_parts(blocks, at, conv))
         else:
-            _append(conv.contents, "model", _assistant_parts(blocks, at, conv))
+            append_turn(conv.contents, "model", _assistant_parts(blocks, at, conv))
     return conv

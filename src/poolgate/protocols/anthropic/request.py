@@ -113,13 +113,7 @@ def stop_sequences(body: dict[str, Any]) -> list[str]:
 
 
 def generation_config(body: dict[str, Any], max_tokens: int | None) -> JSON:
-    config: JSON = {}
-    temperature = fields.opt_number(body, "temperature", lo=0, hi=2)
-    if temperature is not None:
-        config["temperature"] = temperature
-    top_p = fields.opt_number(body, "top_p", lo=0, hi=1)
-    if top_p is not None:
-        config["topP"] = top_p
+    config: JSON = fields.temperature_top_p(body)
     top_k = fields.opt_int(body, "top_k", lo=1)
     if top_k is not None:
         config["topK"] = top_k

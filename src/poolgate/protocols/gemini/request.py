@@ -134,36 +134,28 @@ def validate(body: JSON) -> None:
         validate(inner)
 
 
-def prepare(body: JSON, store: SignatureStore, session: str) -> JSON:
-    """The upstream body for generateContent and streamGenerateContent (call `validate` first)."""
+def prepare(body: JSON) -> JSON:
+    """The upstream body for generateContent and streamGenerateContent (call `validate` first).
+
+    Signatures on the top-level contents are restored by the shared pipeline (`pipeline.make_call`).
+    """
     out = dict(body)
     if "tools" in out:
         out["tools"] = sanitize_tools(out["tools"])
-    if "contents" in out:
-        out["contents"] = restore_signatures(out["contents"], store, session)
     return out
 
 
 def prepare_count(body: JSON, model: str, store: SignatureStore, session: str) -> JSON:
-    """countTokens: a nested generateContentRequest names the model too, so it must name the routed one."""
-    out = prepare(body, store, session)
+    """countTokens: a nested generateContentRequest names the model too, so it must name the routed one.
+
+    The pipeline restores signatures on the top-level contents only, so the nested request's are restored here.
+    """
+    out = prepare(body)
     inner = out.get("generateContentRequest")
     if isinstance(inner, dict):
-        inner = prepare(inner, store, session)
+        inner = prepare(inner)
+        if "contents" in inner:
+            inner["contents"] = restore_signatures(inner["contents"], store, session)
         inner["model"] = f"models/{model}"
         out["generateContentRequest"] = inner
     return out
-
-
-def remember_signatures(chunk: JSON, store: SignatureStore, session: str) -> None:
-    """Keep the signature of every function call the model emits, for clients that drop it."""
-    for cand in chunk.get("candidates") or ():
-        content = cand.get("content") if isinstance(cand, dict) else None
-        parts = content.get("parts") if isinstance(content, dict) else None
-        for part in parts or ():
-            if not isinstance(part, dict):
-                continue
-            call = part.get("functionCall")
-            signature = part.get("thoughtSignature") or part.get("thought_signature")
-            if isinstance(call, dict) and isinstance(signature, str):
-                store.remember_call(session, call.get("id"), str(call.get("name") or ""), call.get("args"), signature)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -119,23 +120,34 @@ def file_part(spec: object, where: str, refs: MediaRefs) -> Part:
     return {"inlineData": {"mimeType": mime, "data": payload}}
 
 
+def part_objects(content: object, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, part) for each entry of a content-part array, or a 400 naming the first bad entry."""
+    if not isinstance(content, list):
+        raise invalid(f"'{where}' must be a string or an array of content parts.", where)
+    for i, item in enumerate(content):
+        at = f"{where}[{i}]"
+        if not isinstance(item, dict):
+            raise invalid(f"'{at}' must be an object.", at)
+        yield at, item
+
+
+def part_text(part: dict[str, Any], at: str) -> str:
+    text = part.get("text")
+    if not isinstance(text, str):
+        raise invalid(f"'{at}.text' must be a string.", f"{at}.text")
+    return text
+
+
 def user_parts(content: object, where: str, refs: MediaRefs) -> list[Part]:
     if content is None:
         return []
     if isinstance(content, str):
         return [{"text": content}] if content else []
-    if not isinstance(content, list):
-        raise invalid(f"'{where}' must be a string or an array of content parts.", where)
     parts: list[Part] = []
-    for i, item in enumerate(content):
-        at = f"{where}[{i}]"
-        if not isinstance(item, dict):
-            raise invalid(f"'{at}' must be an object.", at)
+    for at, item in part_objects(content, where):
         kind = item.get("type")
         if kind in TEXT_TYPES:
-            text = item.get("text")
-            if not isinstance(text, str):
-                raise invalid(f"'{at}.text' must be a string.", f"{at}.text")
+            text = part_text(item, at)
             if text:
                 parts.append({"text": text})
         elif kind in ("image_url", "input_image"):
@@ -155,13 +167,8 @@ def assistant_text(content: object, where: str) -> str:
         return ""
     if isinstance(content, str):
         return content
-    if not isinstance(content, list):
-        raise invalid(f"'{where}' must be a string or an array of content parts.", where)
     texts: list[str] = []
-    for i, item in enumerate(content):
-        at = f"{where}[{i}]"
-        if not isinstance(item, dict):
-            raise invalid(f"'{at}' must be an object.", at)
+    for at, item in part_objects(content, where):
         kind = item.get("type")
         key = "refusal" if kind == "refusal" else "text"
         if kind not in TEXT_TYPES and kind != "refusal":

@@ -59,13 +59,7 @@ def thinking_config(effort: str, model: str) -> JSON | None:
 
 def sampling(body: dict[str, Any]) -> JSON:
     """Sampling fields shared by chat and legacy completions."""
-    config: JSON = {}
-    temperature = fields.opt_number(body, "temperature", lo=0, hi=2)
-    if temperature is not None:
-        config["temperature"] = temperature
-    top_p = fields.opt_number(body, "top_p", lo=0, hi=1)
-    if top_p is not None:
-        config["topP"] = top_p
+    config: JSON = fields.temperature_top_p(body)
     max_tokens = fields.opt_int(body, "max_completion_tokens", lo=1)
     if max_tokens is None:
         max_tokens = fields.opt_int(body, "max_tokens", lo=1)

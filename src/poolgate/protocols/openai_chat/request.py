@@ -9,6 +9,7 @@ from typing import Any, Final
 import orjson
 
 from poolgate.errors import invalid
+from poolgate.hub.contents import append_turn
 from poolgate.hub.types import JSON, Content, FunctionResponse, GenerateContentRequest, Part
 from poolgate.protocols import fields
 from poolgate.protocols.openai_chat import options, tools
@@ -55,15 +56,6 @@ def text_of(content: object, where: str) -> str:
     raise invalid(f"'{where}' must be a string or an array of content parts.", where)
 
 
-def _append(contents: list[Content], role: str, parts: list[Part]) -> None:
-    if not parts:
-        return
-    if contents and contents[-1].get("role") == role:
-        contents[-1].setdefault("parts", []).extend(parts)
-    else:
-        contents.append({"role": role, "parts": parts})
-
-
 def _tool_response(text: str) -> dict[str, Any]:
     """A tool result as Gemini's response object: a JSON object as is, anything else under `result`."""
     try:
@@ -92,7 +84,7 @@ class _Converter:
             if text:
                 self.system.append(text)
         elif role == "user":
-            _append(self.contents, "user", user_parts(content, f"{where}.content", self.refs))
+            append_turn(self.contents, "user", user_parts(content, f"{where}.content", self.refs))
         elif role == "assistant":
             self.assistant(message, where)
         else:
@@ -110,7 +102,7 @@ class _Converter:
             if "id" in call:
                 self.call_names[call["id"]] = call["name"]
         parts.extend(calls)
-        _append(self.contents, "model", parts)
+        append_turn(self.contents, "model", parts)
 
     def tool_result(self, message: dict[str, Any], role: str, where: str) -> None:
         text = text_of(message.get("content"), f"{where}.content")
@@ -123,12 +115,12 @@ class _Converter:
         if not name:
             # A result whose call is not in the history (a client that trimmed it): Gemini would reject a
             # functionResponse without its functionCall, so the model reads it as text instead.
-            _append(self.contents, "user", [{"text": f"[Tool result for call {call_id or '?'}]: {text}"}])
+            append_turn(self.contents, "user", [{"text": f"[Tool result for call {call_id or '?'}]: {text}"}])
             return
         response: FunctionResponse = {"name": name, "response": _tool_response(text)}
         if call_id:
             response["id"] = call_id
-        _append(self.contents, "user", [{"functionResponse": response}])
+        append_turn(self.contents, "user", [{"functionResponse": response}])
 
 
 NO_RESULT: Final = "No result was provided for this call (the client did not send one)."

@@ -15,7 +15,7 @@ import orjson
 
 from poolgate.errors import invalid
 from poolgate.hub.types import Content, Part
-from poolgate.protocols.openai_chat.content import MediaRefs, image_part
+from poolgate.protocols.openai_chat.content import MediaRefs, image_part, part_objects, part_text
 from poolgate.protocols.openai_responses.tools import NAMESPACE_SEP
 
 SIGNATURE_PREFIX = "poolgate.sig.v1:"
@@ -69,13 +69,6 @@ class _Builder:
             self.contents.append({"role": role, "parts": parts})
 
 
-def _text(part: dict[str, Any], at: str) -> str:
-    text = part.get("text")
-    if not isinstance(text, str):
-        raise invalid(f"'{at}.text' must be a string.", f"{at}.text")
-    return text
-
-
 def _file_part(part: dict[str, Any], at: str) -> Part:
     data = part.get("file_data")
     url = part.get("file_url")
@@ -102,16 +95,11 @@ def content_parts(content: object, where: str) -> list[Part]:
         return []
     if isinstance(content, str):
         return [{"text": content}] if content else []
-    if not isinstance(content, list):
-        raise invalid(f"'{where}' must be a string or an array of content parts.", where)
     parts: list[Part] = []
-    for i, part in enumerate(content):
-        at = f"{where}[{i}]"
-        if not isinstance(part, dict):
-            raise invalid(f"'{at}' must be an object.", at)
+    for at, part in part_objects(content, where):
         kind = part.get("type")
         if kind in ("input_text", "output_text", "text", "summary_text", "reasoning_text"):
-            text = _text(part, at)
+            text = part_text(part, at)
             if text:
                 parts.append({"text": text})
         elif kind == "refusal":

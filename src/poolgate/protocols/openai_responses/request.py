@@ -102,13 +102,7 @@ def to_hub(body: dict[str, Any], history: list[Any] | None = None) -> ResponsesR
         hub["tools"] = tools.hub_tools  # type: ignore[typeddict-item]
     if tools.tool_config:
         hub["toolConfig"] = tools.tool_config  # type: ignore[typeddict-item]
-    config: JSON = {}
-    temperature = fields.opt_number(body, "temperature", lo=0, hi=2)
-    if temperature is not None:
-        config["temperature"] = temperature
-    top_p = fields.opt_number(body, "top_p", lo=0, hi=1)
-    if top_p is not None:
-        config["topP"] = top_p
+    config: JSON = fields.temperature_top_p(body)
     max_out = fields.opt_int(body, "max_output_tokens", lo=1)
     if max_out is not None:
         config["maxOutputTokens"] = max_out

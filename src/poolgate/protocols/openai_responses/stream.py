@@ -64,6 +64,10 @@ class ResponsesEncoder:
         self._seq += 1
         return sse.event(kind, body)
 
+    def _item_event(self, kind: str, item: JSON, index: int, **fields: Any) -> bytes:
+        """An event about one output item: its id and output index come first, as OpenAI orders them."""
+        return self._event(kind, item_id=item["id"], output_index=index, **fields)
+
     def _snapshot(self) -> JSON:
         return orjson.loads(orjson.dumps(self.response))  # type: ignore[no-any-return]
 
@@ -97,11 +101,7 @@ class ResponsesEncoder:
         self._add(item, out)
         part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
         item["content"].append(part)
-        out.append(
-            self._event(
-                "response.content_part.added", item_id=item["id"], output_index=self._index, content_index=0, part=part
-            )
-        )
+        out.append(self._item_event("response.content_part.added", item, self._index, content_index=0, part=part))
         self._open = item
         return item
 
@@ -109,20 +109,20 @@ class ResponsesEncoder:
         if not item["summary"]:
             item["summary"].append({"type": "summary_text", "text": ""})
             out.append(
-                self._event(
+                self._item_event(
                     "response.reasoning_summary_part.added",
-                    item_id=item["id"],
-                    output_index=self._index,
+                    item,
+                    self._index,
                     summary_index=0,
                     part={"type": "summary_text", "text": ""},
                 )
             )
         item["summary"][0]["text"] += text
         out.append(
-            self._event(
+            self._item_event(
                 "response.reasoning_summary_text.delta",
-                item_id=item["id"],
-                output_index=self._index,
+                item,
+                self._index,
                 summary_index=0,
                 delta=text,
             )
@@ -138,19 +138,19 @@ class ResponsesEncoder:
             if item["summary"]:
                 text = item["summary"][0]["text"]
                 out.append(
-                    self._event(
+                    self._item_event(
                         "response.reasoning_summary_text.done",
-                        item_id=item["id"],
-                        output_index=index,
+                        item,
+                        index,
                         summary_index=0,
                         text=text,
                     )
                 )
                 out.append(
-                    self._event(
+                    self._item_event(
                         "response.reasoning_summary_part.done",
-                        item_id=item["id"],
-                        output_index=index,
+                        item,
+                        index,
                         summary_index=0,
                         part={"type": "summary_text", "text": text},
                     )
@@ -158,20 +158,16 @@ class ResponsesEncoder:
         elif item["type"] == "message":
             part = item["content"][0]
             out.append(
-                self._event(
+                self._item_event(
                     "response.output_text.done",
-                    item_id=item["id"],
-                    output_index=index,
+                    item,
+                    index,
                     content_index=0,
                     text=part["text"],
                     logprobs=[],
                 )
             )
-            out.append(
-                self._event(
-                    "response.content_part.done", item_id=item["id"], output_index=index, content_index=0, part=part
-                )
-            )
+            out.append(self._item_event("response.content_part.done", item, index, content_index=0, part=part))
         item["status"] = status
         out.append(self._event("response.output_item.done", output_index=index, item=item))
 
@@ -205,17 +201,9 @@ class ResponsesEncoder:
             item["namespace"] = namespace
         self._add(item, out)
         index = self._index
-        out.append(
-            self._event(
-                "response.function_call_arguments.delta", item_id=item["id"], output_index=index, delta=arguments
-            )
-        )
+        out.append(self._item_event("response.function_call_arguments.delta", item, index, delta=arguments))
         item["arguments"] = arguments
-        out.append(
-            self._event(
-                "response.function_call_arguments.done", item_id=item["id"], output_index=index, arguments=arguments
-            )
-        )
+        out.append(self._item_event("response.function_call_arguments.done", item, index, arguments=arguments))
         item["status"] = "completed"
         out.append(self._event("response.output_item.done", output_index=index, item=item))
 
@@ -253,10 +241,10 @@ class ResponsesEncoder:
                 if ev.text:
                     message["content"][0]["text"] += ev.text
                     out.append(
-                        self._event(
+                        self._item_event(
                             "response.output_text.delta",
-                            item_id=message["id"],
-                            output_index=self._index,
+                            message,
+                            self._index,
                             content_index=0,
                             delta=ev.text,
                             logprobs=[],

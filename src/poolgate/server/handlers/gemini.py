@@ -34,32 +34,27 @@ async def model_action(req: Request, ctx: RequestContext, svc: Services) -> Resp
     body = await openai.read_body(req, ctx, svc)
     gemini_request.validate(body)
     model = pipeline.route_model(ctx, svc, action.model)
-    session = session_key(req.headers, "", cast(GenerateContentRequest, body))
-    store = svc.signatures
     if action.method == gemini_request.COUNT:
-        upstream = gemini_request.prepare_count(body, model, store, session)
+        session = session_key(req.headers, "", cast(GenerateContentRequest, body))
+        upstream = gemini_request.prepare_count(body, model, svc.signatures, session)
         call = pipeline.make_call(ctx, svc, req, cast(GenerateContentRequest, upstream), False, "")
         answer = await svc.gateway.count_tokens(call, ctx)
         raw = json_response(answer).body
         ctx.response_body = raw
         return Response(200, raw, pipeline.routing_headers(ctx, svc))
-    upstream = gemini_request.prepare(body, store, session)
+    # Signatures are restored into the request and recorded from the answer by the pipeline, as for every protocol.
+    upstream = gemini_request.prepare(body)
     stream = action.method == gemini_request.STREAM
     call = pipeline.make_call(ctx, svc, req, cast(GenerateContentRequest, upstream), stream, "")
-
-    def observe(chunk: JSON) -> None:
-        gemini_request.remember_signatures(chunk, store, ctx.session_key)
-
     if action.method == gemini_request.GENERATE:
 
         def from_hub(answer: JSON) -> tuple[JSON, Usage | None]:
-            observe(answer)
             meta = answer.get("usageMetadata")
             return answer, usage_from(meta) if isinstance(meta, dict) else None
 
         return await pipeline.answer_json(ctx, svc, call, from_hub)
     sse = req.query.get("alt") == "sse"
-    return await pipeline.answer_stream(ctx, svc, call, lambda: SseEncoder(observe) if sse else ArrayEncoder(observe))
+    return await pipeline.answer_stream(ctx, svc, call, lambda: SseEncoder() if sse else ArrayEncoder())
 
 
 def _resources(svc: Services) -> list[JSON]:
