@@ -152,7 +152,9 @@ class Gateway:
                 raise RuntimeError(f"gateway exited:\n{self.output()}")
             try:
                 if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code in (200, 401):
-                    return self
+                    # The banner is printed just after the port opens; tests read it, so wait for its last line.
+                    if "accounts: " in self.output():
+                        return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
@@ -221,3 +223,7 @@ def gateway(make_gateway: Any) -> Gateway:
     gw: Gateway = make_gateway()
     gw.add_key("key-a-0000000000", "key-a")
     return gw.start()
+
+
+# Throwaway PostgreSQL and Redis servers (session-scoped), for the store and shared-state tests.
+from tests.servers import postgres_server, redis_server  # noqa: E402, F401

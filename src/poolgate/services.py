@@ -24,6 +24,7 @@ from poolgate.pool.classify import Classifier
 from poolgate.pool.clock import Clock, SystemClock
 from poolgate.pool.scheduler import Scheduler
 from poolgate.pool.state import MemoryState, SharedState
+from poolgate.pool.state_redis import RedisState
 from poolgate.routing.resolve import Router
 from poolgate.store.models import API_KEY, OAUTH, Account, Cooldown
 from poolgate.store.sql import SqlStore
@@ -196,7 +197,14 @@ async def build_services(
 
     sched = config.scheduling
     classifier = Classifier(sched.extra_rules, sched.cooldown_cap_seconds, sched.default_cooldown_seconds)
-    scheduler = Scheduler(state or MemoryState(), clock, sched, persist_cooldowns, persist_state, classifier)
+    redis_state: RedisState | None = None
+    if state is None and config.store.redis_url:
+        # Shared scheduling state: every instance on this Redis sees the same cooldowns and bindings.
+        redis_state = RedisState.from_url(config.store.redis_url)
+        await redis_state.ping()
+    scheduler = Scheduler(
+        state or redis_state or MemoryState(), clock, sched, persist_cooldowns, persist_state, classifier
+    )
     oauth.on_quota = functools.partial(apply_quota, scheduler, sched.cooldown_cap_seconds, persist_cooldowns)
     gateway = Gateway(scheduler, transports, classifier, clock, sched.max_attempts, sched.attempt_timeout_seconds)
     monitor = RequestLog(store, config.monitor)
@@ -237,4 +245,6 @@ async def build_services(
             with contextlib.suppress(Exception):
                 await task
         await session.close()
+        if redis_state is not None:
+            await redis_state.close()
         store.close()

@@ -22,14 +22,18 @@ class SecretBox:
         if not path.exists():
             data_dir.mkdir(parents=True, exist_ok=True)
             key = Fernet.generate_key()
-            # O_EXCL: two processes starting together must not each write a different key.
+            # Written whole under a private name, then linked into place: link() fails if the key exists,
+            # so two processes starting together agree on one key and neither reads a half-written file.
+            tmp = data_dir / f".{KEY_FILE}.{os.getpid()}.{os.urandom(4).hex()}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(key)
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.link(tmp, path)
             except FileExistsError:
                 pass
-            else:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(key)
+            finally:
+                tmp.unlink()
         os.chmod(path, 0o600)
         return cls(path.read_bytes().strip())
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+MIGRATION_LOCK = 0x706F6F6C  # "pool": the advisory lock id that serialises migrations on PostgreSQL
+
 # Plain SQL that both SQLite and PostgreSQL accept. Never edit a released step: add a new one.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
@@ -114,6 +116,13 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 
 def migrate(conn: Connection) -> list[int]:
     """Apply every migration not yet recorded; returns the versions applied."""
+    if conn.dialect.name == "postgresql":
+        # Several gateways may start at once on one database: the first migrates, the others wait for it.
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+    elif conn.dialect.name == "sqlite":
+        # The sqlite3 driver opens no transaction before DDL; take the write lock first so a second
+        # process starting at the same moment waits instead of creating the same tables again.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
     conn.execute(text("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"))
     done = {row[0] for row in conn.execute(text("SELECT version FROM schema_migrations"))}
     applied: list[int] = []

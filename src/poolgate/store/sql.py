@@ -50,8 +50,10 @@ def make_engine(database_url: str, data_dir: Path) -> Engine:
     if not database_url:
         data_dir.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{data_dir / DB_FILE}"
-    if database_url.startswith("postgresql://"):
-        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+    for scheme in ("postgresql://", "postgres://"):
+        if database_url.startswith(scheme):
+            # SQLAlchemy would pick psycopg2 for a bare postgresql:// URL; poolgate ships psycopg 3.
+            database_url = "postgresql+psycopg://" + database_url[len(scheme) :]
     if database_url.startswith("sqlite"):
         engine = create_engine(database_url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -324,10 +326,12 @@ class SqlStore:
         if errors_only:
             where.append("(status >= 400 OR error != '')")
         if search:
+            # LOWER on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
             where.append(
-                "(route LIKE :q OR client_model LIKE :q OR mapped_model LIKE :q OR account LIKE :q OR error LIKE :q)"
+                "(LOWER(route) LIKE :q OR LOWER(client_model) LIKE :q OR LOWER(mapped_model) LIKE :q "
+                "OR LOWER(account) LIKE :q OR LOWER(error) LIKE :q)"
             )
-            params["q"] = f"%{search}%"
+            params["q"] = f"%{search.lower()}%"
         if account:
             where.append("(account = :account OR account_id = :account)")
             params["account"] = account
@@ -418,26 +422,27 @@ class SqlStore:
         return int(result.rowcount or 0)
 
     def usage_since(self, hour: int) -> list[dict[str, Any]]:
+        sums = _sums("requests", "errors", "input_tokens", "output_tokens", "cached_tokens", "thought_tokens")
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text(
-                    "SELECT account, model, SUM(requests) AS requests, SUM(errors) AS errors, "
-                    "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, "
-                    "SUM(cached_tokens) AS cached_tokens, SUM(thought_tokens) AS thought_tokens "
-                    "FROM usage_hourly WHERE hour >= :h GROUP BY account, model ORDER BY account, model"
+                    f"SELECT account, model, {sums} FROM usage_hourly WHERE hour >= :h "
+                    "GROUP BY account, model ORDER BY account, model"
                 ),
                 {"h": hour},
             ).fetchall()
         return [dict(r._mapping) for r in rows]
 
     def usage_by_hour(self, hour: int) -> list[dict[str, Any]]:
+        sums = _sums("requests", "errors", "input_tokens", "output_tokens")
         with self.engine.connect() as conn:
             rows = conn.execute(
-                text(
-                    "SELECT hour, SUM(requests) AS requests, SUM(errors) AS errors, "
-                    "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens "
-                    "FROM usage_hourly WHERE hour >= :h GROUP BY hour ORDER BY hour"
-                ),
+                text(f"SELECT hour, {sums} FROM usage_hourly WHERE hour >= :h GROUP BY hour ORDER BY hour"),
                 {"h": hour},
             ).fetchall()
         return [dict(r._mapping) for r in rows]
+
+
+def _sums(*columns: str) -> str:
+    # PostgreSQL sums BIGINT columns into NUMERIC, which arrives as Decimal; the cast keeps them ints everywhere.
+    return ", ".join(f"CAST(SUM({c}) AS BIGINT) AS {c}" for c in columns)

@@ -1,0 +1,124 @@
+"""RedisState: the SharedState in Redis, so several gateway instances share cooldowns and stickiness.
+
+Layout under one key prefix:
+- `{prefix}cooldowns`: a hash, cooldown key → JSON. One HGETALL per pick reads every cooldown; expired
+  entries are filtered on read and removed then (Redis 7.0 has no per-field expiry).
+- `{prefix}fail:{scope}`: a failure counter that expires FAILURE_MEMORY_SECONDS after its last failure.
+- `{prefix}bind:{session}`: `until|account_id`, expiring with the binding.
+Expiry in Redis runs on Redis's wall clock; the `until` values inside are the scheduler's clock, checked
+on read, so a gateway with another clock (tests) still sees the right answer.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from poolgate.pool.state import FAILURE_MEMORY_SECONDS
+from poolgate.store.models import Cooldown
+
+DEFAULT_PREFIX = "poolgate:"
+# Bindings outlive their `until` a little in Redis: reads decide by `until`, the TTL only collects garbage.
+BINDING_GRACE_SECONDS = 60
+
+
+def _encode(c: Cooldown) -> bytes:
+    return orjson.dumps(
+        {"a": c.account_id, "m": c.model, "u": c.until, "r": c.reason, "k": c.kind, "s": c.since},
+    )
+
+
+def _decode(raw: bytes | str) -> Cooldown:
+    d: dict[str, Any] = orjson.loads(raw)
+    return Cooldown(str(d["a"]), str(d["m"]), float(d["u"]), str(d["r"]), str(d["k"]), float(d.get("s") or 0.0))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisState:
+    """SharedState over redis-py's asyncio client; every method is one round trip."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
+        self.client = client
+        self.prefix = prefix
+        self._cooldowns_key = f"{prefix}cooldowns"
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = DEFAULT_PREFIX) -> RedisState:
+        return cls(aioredis.Redis.from_url(url), prefix)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    # -- cooldowns
+    async def cooldowns(self, now: float) -> dict[str, Cooldown]:
+        raw = await self.client.hgetall(self._cooldowns_key)
+        current: dict[str, Cooldown] = {}
+        expired: list[str] = []
+        for field, value in raw.items():
+            key = _text(field)
+            cooldown = _decode(value)
+            if cooldown.until <= now:
+                expired.append(key)
+            else:
+                current[key] = cooldown
+        if expired:
+            await self.client.hdel(self._cooldowns_key, *expired)
+        return current
+
+    async def set_cooldown(self, cooldown: Cooldown) -> None:
+        await self.client.hset(self._cooldowns_key, cooldown.key, _encode(cooldown))
+
+    async def clear_cooldowns(self, keys: list[str]) -> list[str]:
+        if not keys:
+            return []
+        async with self.client.pipeline(transaction=True) as pipe:
+            for key in keys:
+                pipe.hdel(self._cooldowns_key, key)
+            removed: list[int] = await pipe.execute()
+        return [k for k, n in zip(keys, removed, strict=True) if n]
+
+    # -- failure counts
+    def _fail_key(self, key: str) -> str:
+        return f"{self.prefix}fail:{key}"
+
+    async def failure_count(self, key: str, now: float) -> int:
+        value = await self.client.get(self._fail_key(key))
+        return int(value) if value is not None else 0
+
+    async def add_failure(self, key: str, now: float) -> int:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(self._fail_key(key))
+            pipe.expire(self._fail_key(key), int(FAILURE_MEMORY_SECONDS))
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def reset_failures(self, key: str) -> None:
+        await self.client.unlink(self._fail_key(key))
+
+    # -- session bindings
+    def _bind_key(self, session: str) -> str:
+        return f"{self.prefix}bind:{session}"
+
+    async def binding(self, session: str, now: float) -> str | None:
+        raw = await self.client.get(self._bind_key(session))
+        if raw is None:
+            return None
+        until, _, account_id = _text(raw).partition("|")
+        return account_id if float(until) > now else None
+
+    async def bind(self, session: str, account_id: str, until: float) -> None:
+        ttl = max(1, math.ceil(until - time.time())) + BINDING_GRACE_SECONDS
+        await self.client.set(self._bind_key(session), f"{until!r}|{account_id}", ex=ttl)
+
+    async def unbind(self, session: str) -> None:
+        await self.client.unlink(self._bind_key(session))

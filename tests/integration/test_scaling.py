@@ -1,0 +1,69 @@
+"""Two `poolgate serve` processes on one store and one Redis share cooldowns: a key that one instance saw
+throttled is not used by the other while it cools."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Gateway, Simulator
+from tests.servers import Postgres, Redis
+
+CHAT = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
+KEY_A, KEY_B = "key-a-0000000000", "key-b-0000000000"
+
+
+def chat(gw: Gateway) -> httpx.Response:
+    return httpx.post(f"{gw.v1}/chat/completions", json=CHAT, timeout=30)
+
+
+def generate_calls(simulator: Simulator, key: str) -> int:
+    return sum(1 for c in simulator.calls(key) if c["method"] == "generateContent")
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_cooldown_seen_by_one_instance_holds_on_the_other(
+    database: str,
+    request: pytest.FixtureRequest,
+    make_gateway: Any,
+    simulator: Simulator,
+    redis_server: Redis,
+    tmp_path: Path,
+) -> None:
+    if database == "postgresql":
+        server: Postgres = request.getfixturevalue("postgres_server")
+        database_url = server.new_database()
+    else:
+        database_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    env = {
+        "POOLGATE_STORE__DATABASE_URL": database_url,
+        "POOLGATE_STORE__REDIS_URL": redis_server.url,
+        "POOLGATE_SCHEDULING__MODE": "performance_first",
+    }
+    first: Gateway = make_gateway(env=env, name="a")
+    second: Gateway = make_gateway(env=env, name="b")
+    first.add_key(KEY_A, "a")
+    first.add_key(KEY_B, "b")
+    # Secrets are encrypted with the data directory's key: every instance needs the same key file.
+    shutil.copy(first.data_dir / "secret.key", second.data_dir / "secret.key")
+    first.start()
+    second.start()
+
+    simulator.script(KEY_A, {"status": 429, "reason": "RATE_LIMIT_EXCEEDED", "retry_delay": "30s"})
+    # Instance A spreads its requests, so within two requests it meets key-a's 429 and rotates to key-b.
+    for _ in range(2):
+        assert chat(first).status_code == 200
+        if generate_calls(simulator, KEY_A):
+            break
+    assert generate_calls(simulator, KEY_A) == 1
+
+    # Instance B never saw that 429, yet it leaves key-a alone while the cooldown runs.
+    answers = [chat(second) for _ in range(5)]
+    assert [r.status_code for r in answers] == [200] * 5
+    assert {r.headers["x-account-email"] for r in answers} == {"b"}
+    assert generate_calls(simulator, KEY_A) == 1
+    assert "cooling" in second.cli("accounts", "list").stdout
