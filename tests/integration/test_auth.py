@@ -76,3 +76,27 @@ def test_generated_key_is_printed_and_persisted(make_gateway: Any) -> None:
     gw.start()
     assert "generated API key" not in gw.output()
     assert _status(gw, "/v1/models", {"Authorization": f"Bearer {key}"}) == 200
+
+
+def test_browsers_get_cors_answers_without_a_key(make_gateway: Any) -> None:
+    gw = _gateway(make_gateway, "strict")
+    origin = {"Origin": "http://localhost:3000"}
+    # A preflight carries no credentials, so it is answered before auth, with everything it asks about.
+    pre = httpx.request(
+        "OPTIONS",
+        f"{gw.v1}/chat/completions",
+        headers={**origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"},
+    )
+    assert pre.status_code == 204
+    assert pre.headers["access-control-allow-origin"] == "*"
+    assert "POST" in pre.headers["access-control-allow-methods"]
+    assert pre.headers["access-control-allow-headers"] == "*"
+    auth = {"Authorization": f"Bearer {KEY}"}
+    # The actual request from a page may read its answer (and its errors) ...
+    r = httpx.post(f"{gw.v1}/chat/completions", json=CHAT, headers={**origin, **auth})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"
+    denied = httpx.post(f"{gw.v1}/chat/completions", json=CHAT, headers=origin)
+    assert denied.status_code == 401 and denied.headers["access-control-allow-origin"] == "*"
+    # ... while clients that are not browsers get no CORS lines at all.
+    plain = httpx.post(f"{gw.v1}/chat/completions", json=CHAT, headers=auth)
+    assert plain.status_code == 200 and "access-control-allow-origin" not in plain.headers

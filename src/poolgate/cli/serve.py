@@ -121,6 +121,7 @@ async def _serve(
     import uvicorn
 
     from poolgate.server.app import create_app
+    from poolgate.server.gc_tuning import tune_for_serving
     from poolgate.services import build_services
 
     simulator = None
@@ -133,6 +134,7 @@ async def _serve(
         async with build_services(cfg, data_dir) as svc:
             svc.config_loader = reread
             app = create_app(svc)
+            tune_for_serving()
             server = uvicorn.Server(
                 uvicorn.Config(
                     app,

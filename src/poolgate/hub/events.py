@@ -7,22 +7,26 @@ from typing import Any
 
 from poolgate.hub.types import JSON
 
+# Events are built for every part of every chunk and read once, so they are plain slotted classes:
+# a frozen dataclass's __init__ sets each field through object.__setattr__ and costs ~2.8× as much
+# (540 vs 190 ns per event on the bench machine). Nothing mutates an event after it is made.
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class TextDelta:
     text: str
     index: int = 0
     signature: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ThoughtDelta:
     text: str
     index: int = 0
     signature: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolCall:
     name: str
     args: dict[str, Any]
@@ -31,20 +35,20 @@ class ToolCall:
     signature: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InlineData:
     mime_type: str
     data: str
     index: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Finish:
     reason: str
     index: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Usage:
     prompt_tokens: int = 0
     output_tokens: int = 0

@@ -182,8 +182,10 @@ def restore_into_request(
     not validated and keep their structure.
     """
     contents = hub_request.get("contents")
-    if not isinstance(contents, list):
-        return 0
+    if not isinstance(contents, list) or not any(
+        isinstance(content, dict) and content.get("role") == "model" for content in contents
+    ):
+        return 0  # nothing replayed: the first turn of every conversation
     current = _current_turn_start(contents)
     strict = _validates(model)
     degraded_ids: dict[str, str] = {}

@@ -65,6 +65,42 @@ def redact(body: bytes | None, cap: int) -> str | None:
     return text
 
 
+# A finished request as queued: its context, when it ended, gateway overhead (ms), and whether bodies are kept.
+_Entry = tuple[RequestContext, float, float, bool]
+
+
+def log_row(ctx: RequestContext, ended: float, overhead_ms: float, capture: bool) -> dict[str, Any]:
+    """The request_logs row of one finished request (bodies still raw: the writer redacts them)."""
+    usage = ctx.usage
+    account = ctx.account
+    return {
+        "id": ctx.request_id,
+        "ts": ctx.started_wall,
+        "method": ctx.method,
+        "route": ctx.route,
+        "protocol": ctx.protocol,
+        "client_model": ctx.client_model,
+        "mapped_model": ctx.mapped_model,
+        "account_id": account.id if account else "",
+        "account": account.display_name if account else "",
+        "status": ctx.status,
+        "stream": int(ctx.stream),
+        "duration_ms": round((ended - ctx.started_wall) * 1000.0, 2),
+        "overhead_ms": round(overhead_ms, 3),
+        "input_tokens": usage.prompt_tokens if usage else 0,
+        "output_tokens": usage.completion_tokens if usage else 0,
+        "cached_tokens": usage.cached_tokens if usage else 0,
+        "thought_tokens": usage.thought_tokens if usage else 0,
+        "attempts": ctx.attempts,
+        "error": ctx.error[:2000],
+        "failed_attempts": " | ".join(ctx.failed_attempts)[:2000],
+        "client_ip": ctx.client_ip,
+        "user_agent": ctx.user_agent[:300],
+        "request_body": ctx.request_body if capture else None,
+        "response_body": ctx.response_body if capture else None,
+    }
+
+
 def usage_rows(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Fold log rows into hour × account × model usage increments."""
     usage: dict[tuple[int, str, str], dict[str, Any]] = {}
@@ -83,16 +119,16 @@ def usage_rows(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class RequestLog:
-    """Never blocks the request path: put() builds a dict and appends it; a task flushes every half second.
+    """Never blocks the request path: put() appends the finished context; a task flushes every half second.
 
-    Redaction and capping happen in the writer thread, not in put(), so a large body costs the
-    request path nothing but a reference.
+    Building the row, redaction and capping happen in the writer thread, not in put(), so logging
+    costs the request path an append (building the 24-column row there was ~4 µs of each request).
     """
 
     def __init__(self, store: SqlStore, config: MonitorConfig) -> None:
         self.store = store
         self.config = config
-        self._queue: deque[dict[str, Any]] = deque()
+        self._queue: deque[_Entry] = deque()
         self._task: asyncio.Task[None] | None = None
         self.dropped_bodies = 0
         self.dropped_rows = 0
@@ -115,6 +151,7 @@ class RequestLog:
         self.config = config
 
     def put(self, ctx: RequestContext) -> None:
+        """Queue the finished request; its row is built in the writer thread (see `log_row`)."""
         if not self.config.enabled:
             return
         capture = self.config.capture_bodies
@@ -127,37 +164,13 @@ class RequestLog:
             capture = False
             if ctx.request_body is not None or ctx.response_body is not None:
                 self.dropped_bodies += 1
-        usage = ctx.usage
-        account = ctx.account
-        row: dict[str, Any] = {
-            "id": ctx.request_id,
-            "ts": ctx.started_wall,
-            "method": ctx.method,
-            "route": ctx.route,
-            "protocol": ctx.protocol,
-            "client_model": ctx.client_model,
-            "mapped_model": ctx.mapped_model,
-            "account_id": account.id if account else "",
-            "account": account.display_name if account else "",
-            "status": ctx.status,
-            "stream": int(ctx.stream),
-            "duration_ms": round((time.time() - ctx.started_wall) * 1000.0, 2),
-            "overhead_ms": round(ctx.overhead_ms(), 3),
-            "input_tokens": usage.prompt_tokens if usage else 0,
-            "output_tokens": usage.completion_tokens if usage else 0,
-            "cached_tokens": usage.cached_tokens if usage else 0,
-            "thought_tokens": usage.thought_tokens if usage else 0,
-            "attempts": ctx.attempts,
-            "error": ctx.error[:2000],
-            "failed_attempts": " | ".join(ctx.failed_attempts)[:2000],
-            "client_ip": ctx.client_ip,
-            "user_agent": ctx.user_agent[:300],
-            "request_body": ctx.request_body if capture else None,
-            "response_body": ctx.response_body if capture else None,
-        }
-        self._queue.append(row)
+        # Only what changes with time is read now; the context is not touched after the response.
+        entry = (ctx, time.time(), ctx.overhead_ms(), capture)
+        self._queue.append(entry)
         if self._listeners:
-            public = {k: v for k, v in row.items() if k not in _BODY_FIELDS}
+            public = log_row(*entry)
+            for name in _BODY_FIELDS:
+                del public[name]
             for listener in self._listeners:
                 with contextlib.suppress(asyncio.QueueFull):
                     listener.put_nowait(public)
@@ -205,9 +218,10 @@ class RequestLog:
     async def _drain(self) -> None:
         cap = self.config.body_cap_kb * 1024
         while self._queue:
-            batch = [self._queue.popleft() for _ in range(min(len(self._queue), BATCH_SIZE))]
+            entries = [self._queue.popleft() for _ in range(min(len(self._queue), BATCH_SIZE))]
 
-            def write(batch: list[dict[str, Any]] = batch) -> None:
+            def write(entries: list[_Entry] = entries) -> None:
+                batch = [log_row(*entry) for entry in entries]
                 for row in batch:
                     for name in _BODY_FIELDS:
                         row[name] = redact(row[name], cap)
@@ -215,7 +229,7 @@ class RequestLog:
                 self.store.add_usage(usage_rows(batch))
 
             await asyncio.to_thread(write)
-            self.written += len(batch)
+            self.written += len(entries)
 
     async def enforce_retention(self, now: float) -> int:
         cutoff = now - self.config.retention_days * 86400

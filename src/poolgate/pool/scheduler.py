@@ -93,8 +93,11 @@ class Scheduler:
     @staticmethod
     def _blocker(cooldowns: dict[str, Cooldown], account: Account, model: str) -> Cooldown | None:
         """The cooldown that keeps this account from this model longest, if any."""
-        found = [c for c in (cooldowns.get(account.id), cooldowns.get(f"{account.id}:{model}")) if c is not None]
-        return max(found, key=lambda c: c.until) if found else None
+        whole = cooldowns.get(account.id)
+        per_model = cooldowns.get(f"{account.id}:{model}")
+        if whole is None or per_model is None:
+            return whole or per_model
+        return whole if whole.until >= per_model.until else per_model
 
     def _tier(self, account: Account) -> int:
         # Read from config each time: live config changes apply without a restart.
@@ -137,14 +140,17 @@ class Scheduler:
         if not usable:
             raise self._no_usable()
         cooldowns = await self.state.cooldowns(now)
-        free: list[Account] = []
         blocked: dict[str, Cooldown] = {}
-        for acc in usable:
-            blocker = self._blocker(cooldowns, acc, model)
-            if blocker is not None and blocker.until > now:
-                blocked[acc.id] = blocker
-            elif acc.id not in exclude:
-                free.append(acc)
+        if not cooldowns:  # the usual case: nothing cools, so every usable account not excluded is free
+            free = [acc for acc in usable if acc.id not in exclude] if exclude else usable
+        else:
+            free = []
+            for acc in usable:
+                blocker = self._blocker(cooldowns, acc, model)
+                if blocker is not None and blocker.until > now:
+                    blocked[acc.id] = blocker
+                elif acc.id not in exclude:
+                    free.append(acc)
 
         sticky = bool(session_key) and self.config.mode != "performance_first"
         if sticky:
