@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,6 +15,7 @@ from poolgate.pool.classify import MISSING, PARKED, Classifier, Decision, Scope
 from poolgate.pool.clock import Clock
 from poolgate.pool.scheduler import Scheduler
 from poolgate.store.models import Account
+from poolgate.timers import Sweeper
 from poolgate.upstream.base import Refreshable, Transport, UpstreamCall, UpstreamFailure
 
 T = TypeVar("T")
@@ -94,6 +94,7 @@ class Gateway:
         clock: Clock,
         max_attempts: int,
         attempt_timeout: float = 300.0,
+        timers: Sweeper | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.transports = transports
@@ -101,6 +102,8 @@ class Gateway:
         self.clock = clock
         self.max_attempts = max_attempts
         self.attempt_timeout = attempt_timeout
+        # Shared with the server's disconnect watchers: the request path's coarse timers.
+        self.timers = timers or Sweeper()
         # Told the class of every upstream failure (for metrics); must be cheap and never raise.
         self.on_failure: Callable[[str], None] | None = None
 
@@ -157,7 +160,7 @@ class Gateway:
         if limit <= 0:
             raise UpstreamFailure(timeout=True, text="request deadline reached")
         try:
-            async with asyncio.timeout(limit):
+            with self.timers.timeout(limit):
                 return await attempt(account)
         except TimeoutError:
             raise UpstreamFailure(timeout=True, text=f"no answer within {limit:.0f}s") from None

@@ -41,6 +41,7 @@ from poolgate.server.handlers import (
 from poolgate.server.handlers import oauth as oauth_handlers
 from poolgate.server.request_ids import RequestIds
 from poolgate.services import Services
+from poolgate.timers import Sweeper
 
 log = logging.getLogger("poolgate.server")
 
@@ -250,7 +251,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
             if route.logged:
                 # The body is read before the watcher starts so the two never compete for receive().
                 await req.body(body_limit)
-                watcher = _watch_disconnect(receive)
+                watcher = _watch_disconnect(receive, svc.gateway.timers)
             response = await route.handler(req, ctx, svc)
         except GatewayError as err:
             response = _error_response(err, protocol, ctx, svc)
@@ -350,22 +351,24 @@ def _error_response(err: GatewayError, protocol: str, ctx: RequestContext, svc: 
 # A request answered sooner than this never starts a watcher task: creating it, running its first
 # step and cancelling it cost about 60 µs per request on the 2-core bench machine, a quarter of a
 # whole minimal proxy request. A client that leaves earlier is noticed at this point instead.
+# The delay runs on the shared coarse timers (poolgate.timers), not on a loop timer of its own.
 WATCH_DELAY = 0.02
 
 
 class DisconnectWatch:
     """Cancel the handler when the client goes away, so the upstream call and its account are freed."""
 
-    __slots__ = ("_handle", "_handler", "_receive", "_task")
+    __slots__ = ("_handler", "_key", "_receive", "_task", "_timers")
 
-    def __init__(self, receive: Receive, delay: float = WATCH_DELAY) -> None:
+    def __init__(self, receive: Receive, timers: Sweeper, delay: float = WATCH_DELAY) -> None:
         self._receive = receive
         self._handler = asyncio.current_task()
         self._task: asyncio.Task[None] | None = None
-        self._handle: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(delay, self._start)
+        self._timers = timers
+        self._key: int | None = timers.call_later(delay, self._start)
 
     def _start(self) -> None:
-        self._handle = None
+        self._key = None
         self._task = asyncio.get_running_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
@@ -382,12 +385,12 @@ class DisconnectWatch:
         return self._task is not None and self._task.done()
 
     def cancel(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        if self._key is not None:
+            self._timers.cancel(self._key)
+            self._key = None
         if self._task is not None:
             self._task.cancel()
 
 
-def _watch_disconnect(receive: Receive) -> DisconnectWatch:
-    return DisconnectWatch(receive)
+def _watch_disconnect(receive: Receive, timers: Sweeper) -> DisconnectWatch:
+    return DisconnectWatch(receive, timers)

@@ -13,7 +13,13 @@ from poolgate.config import UpstreamConfig
 from poolgate.hub.types import JSON
 from poolgate.store.models import Account
 from poolgate.upstream.base import UpstreamCall, UpstreamFailure
-from poolgate.upstream.http import NETWORK_ERRORS, body_chunks, failure_from_response, network_failure
+from poolgate.upstream.http import (
+    NETWORK_ERRORS,
+    body_chunks,
+    bounded_call_timeout,
+    failure_from_response,
+    network_failure,
+)
 from poolgate.upstream.sse import iter_sse_json
 
 
@@ -24,6 +30,7 @@ class GeminiApiTransport:
         self.base = config.gemini_api_base.rstrip("/")
         self.user_agent = config.user_agent or f"poolgate/{__version__}"
         self.proxy = config.http_proxy or None
+        self.bounded_timeout = bounded_call_timeout(config)
 
     def _url(self, account: Account, model: str, method: str) -> str:
         base = (account.base_url or self.base).rstrip("/")
@@ -36,10 +43,16 @@ class GeminiApiTransport:
             "user-agent": self.user_agent,
         }
 
-    async def _post(self, url: str, account: Account, body: JSON) -> aiohttp.ClientResponse:
+    async def _post(
+        self, url: str, account: Account, body: JSON, client_timeout: aiohttp.ClientTimeout | None = None
+    ) -> aiohttp.ClientResponse:
         try:
             resp = await self.session.post(
-                url, data=orjson.dumps(body), headers=self._headers(account), proxy=self.proxy
+                url,
+                data=orjson.dumps(body),
+                headers=self._headers(account),
+                proxy=self.proxy,
+                timeout=client_timeout or self.session.timeout,
             )
         except NETWORK_ERRORS as exc:
             raise network_failure(exc) from exc
@@ -51,7 +64,8 @@ class GeminiApiTransport:
         return resp
 
     async def generate(self, account: Account, call: UpstreamCall) -> JSON:
-        resp = await self._post(self._url(account, call.model, "generateContent"), account, call.body)
+        url = self._url(account, call.model, "generateContent")
+        resp = await self._post(url, account, call.body, self.bounded_timeout)
         try:
             raw = await resp.read()
         except NETWORK_ERRORS as exc:
