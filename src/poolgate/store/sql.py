@@ -299,9 +299,9 @@ class SqlStore:
                     sql = f"INSERT INTO request_logs ({names}) VALUES " + ", ".join([row_marks] * len(chunk))
                     conn.exec_driver_sql(sql, tuple([row[c] for row in chunk for c in columns]))
             return
-        sql = text(f"INSERT INTO request_logs ({names}) VALUES ({', '.join(':' + c for c in columns)})")
+        statement = text(f"INSERT INTO request_logs ({names}) VALUES ({', '.join(':' + c for c in columns)})")
         with self.engine.begin() as conn:
-            conn.execute(sql, list(rows))
+            conn.execute(statement, list(rows))
 
     def add_usage(self, rows: Sequence[dict[str, Any]]) -> None:
         with self.engine.begin() as conn:
