@@ -40,7 +40,7 @@ class Plan:
 
 
 FULL = Plan(
-    seq_n=1000, seq_warmup=20, stream_n=300, concurrency=(1, 16, 64), duration=10.0, hold_n=1000, chunks=20, rounds=5
+    seq_n=1000, seq_warmup=20, stream_n=300, concurrency=(1, 16, 64), duration=10.0, hold_n=1000, chunks=20, rounds=10
 )
 SMOKE = Plan(seq_n=10, seq_warmup=2, stream_n=4, concurrency=(4,), duration=0.3, hold_n=10, chunks=5, rounds=1)
 
