@@ -5,36 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections import deque
 from typing import Any
 
 from poolgate.config import MonitorConfig
 from poolgate.gateway import RequestContext
+from poolgate.monitor.logrows import as_dict, log_values
+from poolgate.monitor.sinks import Sink, ThreadSink
 from poolgate.store.responses import ResponseStore
 from poolgate.store.sql import SqlStore
 
 log = logging.getLogger("poolgate.monitor")
-
-# Each pattern with literals one of which any match must contain. A body without them skips the
-# pattern: six full regex scans per body were a tenth of the server's CPU under load, and most
-# bodies hold no secret at all. Substitutions only insert "***", so they never create a literal.
-_SECRET_PATTERNS: tuple[tuple[re.Pattern[bytes], tuple[bytes, ...]], ...] = (
-    (re.compile(rb"(AIza[0-9A-Za-z_\-]{4})[0-9A-Za-z_\-]+"), (b"AIza",)),
-    (re.compile(rb"(ya29\.[0-9A-Za-z_\-]{4})[0-9A-Za-z_\-.]+"), (b"ya29.",)),
-    (re.compile(rb"(1//[0-9A-Za-z_\-]{4})[0-9A-Za-z_\-]+"), (b"1//",)),
-    (re.compile(rb"(sk-[0-9A-Za-z]{2})[0-9A-Za-z_\-]{8,}"), (b"sk-",)),
-    # Case-insensitive: the check runs on the lower-cased body (see redact()).
-    (re.compile(rb"((?i:bearer)\s+[0-9A-Za-z_\-.]{2})[0-9A-Za-z_\-.]{6,}"), ()),
-    (
-        re.compile(
-            rb'("(?:api_key|apiKey|api-key|x-api-key|x-goog-api-key|key|access_token|refresh_token|id_token|'
-            rb'client_secret|authorization|password|secret|token)"\s*:\s*")[^"]+'
-        ),
-        (b'key"', b'Key"', b'token"', b'secret"', b'authorization"', b'password"'),
-    ),
-)
 
 BATCH_SIZE = 1000
 FLUSH_INTERVAL = 0.5
@@ -42,110 +24,24 @@ RETENTION_INTERVAL = 3600.0
 # Past this many queued rows even body-less rows are shed (and counted): a stalled database must not eat memory.
 HARD_LIMIT_FACTOR = 10
 
-_BODY_FIELDS = ("request_body", "response_body")
-_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_tokens", "thought_tokens")
-
-
-_ALL_LITERALS = tuple(lit for _, lits in _SECRET_PATTERNS for lit in lits)
-
-
-def _may_hold_secret(raw: bytes) -> bool:
-    """False when no pattern can match: none of their literals occurs (most bodies)."""
-    return any(lit in raw for lit in _ALL_LITERALS) or b"bearer" in raw.lower()
-
-
-def redact(body: bytes | None, cap: int, checked: bool = False) -> str | None:
-    """Capped text with secrets masked; `checked` says the caller already found no literal in it."""
-    if body is None:
-        return None
-    clipped = body[:cap]
-    if not checked:
-        lowered = clipped.lower()
-        for pattern, literals in _SECRET_PATTERNS:
-            for literal in literals:
-                if literal in clipped:
-                    clipped = pattern.sub(rb"\1***", clipped)
-                    break
-            else:
-                if not literals and b"bearer" in lowered:
-                    clipped = pattern.sub(rb"\1***", clipped)
-    text = clipped.decode("utf-8", "replace")
-    if len(body) > cap:
-        text += f"… [{len(body) - cap} more bytes]"
-    return text
-
-
-def redact_pair(request: bytes | None, response: bytes | None, cap: int) -> tuple[str | None, str | None]:
-    """Both bodies of one request; one literal scan over the two when neither holds a secret."""
-    clean = not _may_hold_secret(b"%s\x00%s" % (request or b"", response or b""))
-    return redact(request, cap, clean), redact(response, cap, clean)
-
+_BODY_COLUMNS = ("request_body", "response_body")
 
 # A finished request as queued: its context, when it ended, gateway overhead (ms), and whether bodies are kept.
 _Entry = tuple[RequestContext, float, float, bool]
 
 
-def log_row(ctx: RequestContext, ended: float, overhead_ms: float, capture: bool) -> dict[str, Any]:
-    """The request_logs row of one finished request (bodies still raw: the writer redacts them)."""
-    usage = ctx.usage
-    account = ctx.account
-    return {
-        "id": ctx.request_id,
-        "ts": ctx.started_wall,
-        "method": ctx.method,
-        "route": ctx.route,
-        "protocol": ctx.protocol,
-        "client_model": ctx.client_model,
-        "mapped_model": ctx.mapped_model,
-        "account_id": account.id if account else "",
-        "account": account.display_name if account else "",
-        "status": ctx.status,
-        "stream": int(ctx.stream),
-        "duration_ms": round((ended - ctx.started_wall) * 1000.0, 2),
-        "overhead_ms": round(overhead_ms, 3),
-        "input_tokens": usage.prompt_tokens if usage else 0,
-        "output_tokens": usage.completion_tokens if usage else 0,
-        "cached_tokens": usage.cached_tokens if usage else 0,
-        "thought_tokens": usage.thought_tokens if usage else 0,
-        "attempts": ctx.attempts,
-        "error": ctx.error[:2000],
-        "failed_attempts": " | ".join(ctx.failed_attempts)[:2000],
-        "client_ip": ctx.client_ip,
-        "user_agent": ctx.user_agent[:300],
-        "request_body": ctx.request_body if capture else None,
-        "response_body": ctx.response_body if capture else None,
-    }
-
-
-def usage_rows(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Fold log rows into hour × account × model usage increments."""
-    usage: dict[tuple[int, str, str], dict[str, Any]] = {}
-    for row in batch:
-        key = (int(row["ts"] // 3600), row["account"], row["mapped_model"] or row["client_model"])
-        agg = usage.get(key)
-        if agg is None:
-            agg = {"hour": key[0], "account": key[1], "model": key[2], "requests": 0, "errors": 0}
-            agg.update(dict.fromkeys(_TOKEN_FIELDS, 0))
-            usage[key] = agg
-        agg["requests"] += 1
-        agg["errors"] += int(row["status"] >= 400 or bool(row["error"]))
-        for name in _TOKEN_FIELDS:
-            agg[name] += row[name]
-    return list(usage.values())
-
-
 class RequestLog:
     """Never blocks the request path: put() appends the finished context; a task flushes every half second.
 
-    Building the row, redaction and capping happen in the writer thread, not in put(), so logging
-    costs the request path an append (building the 24-column row there was ~4 µs of each request).
-    Doing that work on the event loop instead, in slices between requests, measured worse: 8 % more
-    added latency and 10 % less throughput at c=16 than leaving it to the thread.
+    The flush builds plain rows (bodies capped, as text) and hands each batch to the sink, which
+    redacts and stores it: the writer process in a server (see sinks.py), a thread otherwise. Building
+    the row in put() instead cost ~4 µs of every request.
     """
 
-    def __init__(self, store: SqlStore, config: MonitorConfig) -> None:
+    def __init__(self, store: SqlStore, config: MonitorConfig, sink: Sink | None = None) -> None:
         self.store = store
         self.config = config
+        self.sink: Sink = sink or ThreadSink(store)
         self._queue: deque[_Entry] = deque()
         self._task: asyncio.Task[None] | None = None
         self.dropped_bodies = 0
@@ -169,7 +65,7 @@ class RequestLog:
         self.config = config
 
     def put(self, ctx: RequestContext) -> None:
-        """Queue the finished request; its row is built in the writer thread (see `log_row`)."""
+        """Queue the finished request; its row is built when the queue is flushed (see `log_values`)."""
         if not self.config.enabled:
             return
         capture = self.config.capture_bodies
@@ -186,8 +82,8 @@ class RequestLog:
         entry = (ctx, time.time(), ctx.overhead_ms(), capture)
         self._queue.append(entry)
         if self._listeners:
-            public = log_row(*entry)
-            for name in _BODY_FIELDS:
+            public = as_dict(log_values(*entry, 0))
+            for name in _BODY_COLUMNS:
                 del public[name]
             for listener in self._listeners:
                 with contextlib.suppress(asyncio.QueueFull):
@@ -212,6 +108,8 @@ class RequestLog:
                 await self._task
         with contextlib.suppress(Exception):
             await self.flush()
+        with contextlib.suppress(Exception):
+            await self.sink.close()
 
     async def _run(self) -> None:
         while True:
@@ -236,19 +134,9 @@ class RequestLog:
     async def _drain(self) -> None:
         cap = self.config.body_cap_kb * 1024
         while self._queue:
-            entries = [self._queue.popleft() for _ in range(min(len(self._queue), BATCH_SIZE))]
-
-            def write(entries: list[_Entry] = entries) -> None:
-                batch = [log_row(*entry) for entry in entries]
-                for row in batch:
-                    row["request_body"], row["response_body"] = redact_pair(
-                        row["request_body"], row["response_body"], cap
-                    )
-                self.store.insert_logs(batch)
-                self.store.add_usage(usage_rows(batch))
-
-            await asyncio.to_thread(write)
-            self.written += len(entries)
+            batch = [log_values(*self._queue.popleft(), cap) for _ in range(min(len(self._queue), BATCH_SIZE))]
+            await self.sink.write(batch)
+            self.written += len(batch)
 
     async def enforce_retention(self, now: float) -> int:
         cutoff = now - self.config.retention_days * 86400

@@ -281,27 +281,33 @@ class SqlStore:
 
     # -- request log and usage
     def insert_logs(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            columns = tuple(rows[0].keys())
+            self.insert_log_values(columns, [[row[c] for c in columns] for row in rows])
+
+    def insert_log_values(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Rows as value lists in `columns` order, many per INSERT statement, straight to the driver.
+
+        SQLAlchemy's per-row parameter processing cost ~70 µs per logged request, and sqlite3's
+        executemany releases and retakes the GIL for every row.
+        """
         if not rows:
             return
-        columns = list(rows[0].keys())
         names = ", ".join(columns)
         style = self.engine.dialect.paramstyle
-        if style in ("qmark", "format", "pyformat"):
-            # Many rows per statement, straight to the driver. SQLAlchemy's per-row parameter processing
-            # cost ~70 µs per logged request; and sqlite3's executemany releases and retakes the GIL for
-            # every row, which under load forced ~2.7 extra thread switches per request on the event loop.
-            mark = "?" if style == "qmark" else "%s"
-            row_marks = "(" + ", ".join([mark] * len(columns)) + ")"
-            per_statement = max(1, MAX_STATEMENT_PARAMS // len(columns))
+        mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
+        if mark is None:
+            statement = text(f"INSERT INTO request_logs ({names}) VALUES ({', '.join(':' + c for c in columns)})")
             with self.engine.begin() as conn:
-                for start in range(0, len(rows), per_statement):
-                    chunk = rows[start : start + per_statement]
-                    sql = f"INSERT INTO request_logs ({names}) VALUES " + ", ".join([row_marks] * len(chunk))
-                    conn.exec_driver_sql(sql, tuple([row[c] for row in chunk for c in columns]))
+                conn.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
             return
-        statement = text(f"INSERT INTO request_logs ({names}) VALUES ({', '.join(':' + c for c in columns)})")
+        row_marks = "(" + ", ".join([mark] * len(columns)) + ")"
+        per_statement = max(1, MAX_STATEMENT_PARAMS // len(columns))
         with self.engine.begin() as conn:
-            conn.execute(statement, list(rows))
+            for start in range(0, len(rows), per_statement):
+                chunk = rows[start : start + per_statement]
+                sql = f"INSERT INTO request_logs ({names}) VALUES " + ", ".join([row_marks] * len(chunk))
+                conn.exec_driver_sql(sql, tuple([value for row in chunk for value in row]))
 
     def add_usage(self, rows: Sequence[dict[str, Any]]) -> None:
         with self.engine.begin() as conn:
