@@ -352,19 +352,20 @@ its own commit with the before/after numbers:
 | Log row built in the writer thread instead of in `put()`; scheduler skips the cooldown walk when nothing cools; signature restore skipped when nothing is replayed; hub events no longer frozen dataclasses (540 → 190 ns each) | 99 µs per chat request in-process (real app, canned upstream) | 91 µs |
 | One coarse timer for all attempt timeouts and disconnect watchers (`timers.py`; a uvloop timer costs ~3 µs to arm and cancel, `asyncio.timeout` ~6 µs); no per-read timer on non-stream calls, which the attempt timeout bounds whole (`upstream/http.py`) | 91 µs in-process; c=16 throughput 0.47 of the floor (quick A/B, 8 rounds) | 83–87 µs; 0.56–0.57 |
 | Request log: up to 37 rows per INSERT instead of `executemany` (which releases and retakes the GIL for every row, against the event loop); one secret-literal scan over both bodies of a request (`store/sql.py`, `monitor/records.py`) | a GIL round trip per logged row; redaction 10.4 µs per request | ~27 statements per 1,000 rows; 7.6 µs |
+| Request log written by its own process (`monitor/sinks.py`, `monitor/writer.py`): the event loop only builds plain rows and writes each batch to a pipe. With the writer as a thread, the same build without the log served 16 % more requests at c=16 and used ~60 µs less CPU per request, mostly GIL hand-offs between the thread and the loop (strace: ~14 futex calls per request with the log on, 0.1 with it off) | thread writer: added median 398 µs, c=16 2,641 req/s, 408 µs CPU per request (interleaved A/B, 10 rounds) | process writer: 330 µs, 3,075 req/s, 359 µs CPU per request (writer process included) |
 
 Measured and rejected: building and redacting log rows on the event loop in slices of 50 between
 requests (instead of in the writer thread). In an interleaved A/B it added 8 % to the added latency
 and took 10 % off c=16 throughput: the work stays on the loop's critical path, while in the thread
 most of it overlaps with the loop.
 
-What is left is spread thin: per non-stream request poolgate parses and validates the OpenAI body
-into the hub (~8 µs), builds the answer (~8 µs), hashes a session key, picks an account, adds its
-routing headers and queues the request for the log; none of these stands out in the profile. The
-request log costs the most of any one feature: with `monitor.enabled = false` the same build
-answered ~60 µs sooner in an interleaved A/B, mostly through the writer thread's contention for the
-GIL rather than its own CPU. The largest single items in both poolgate's and the floor's profiles
-are the socket writes to the upstream and to the client.
+What is left is spread thin. In-process (the real app and services, the upstream replaced by a
+canned answer) one chat request costs poolgate ~84 µs: parsing and validating the OpenAI body into
+the hub (~8 µs), building the answer (~8 µs), routing, the session key, picking an account,
+signatures, the attempt timeout, headers, metrics and queueing the log row at 1–3 µs each; no single
+step stands out in a py-spy profile. With the log writer in its own process, turning the log off
+no longer changes the added latency measurably (+5 % c=16 throughput). The largest single items in
+both poolgate's and the floor's profiles are the socket writes to the upstream and to the client.
 
 **Reading the numbers.** The machine is shared with other work, so tails (p99) are dominated by
 scheduling noise and run-to-run variation is large: on 2026-11-26 the same build measured between
