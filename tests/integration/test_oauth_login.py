@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,8 +26,10 @@ from tests.integration.oauth_support import (
 
 
 @pytest.fixture
-def gw(tmp_path: Path, simulator_process: Simulator) -> Gateway:
-    return oauth_gateway(simulator_process, tmp_path / "gw")
+def gw(tmp_path: Path, simulator_process: Simulator) -> Iterator[Gateway]:
+    gateway = oauth_gateway(simulator_process, tmp_path / "gw")
+    yield gateway
+    gateway.stop()  # tests that start it must not leave a server (and its log writer) running
 
 
 def test_login_through_the_loopback_redirect(gw: Gateway, simulator_process: Simulator) -> None:
