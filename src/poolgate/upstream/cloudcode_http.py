@@ -16,7 +16,7 @@ from poolgate import __version__
 from poolgate.config import UpstreamConfig
 from poolgate.hub.types import JSON
 from poolgate.upstream.base import UpstreamFailure
-from poolgate.upstream.http import NETWORK_ERRORS, failure_from_response, network_failure
+from poolgate.upstream.http import NETWORK_ERRORS, failure_from_response, network_failure, read_json_object
 
 log = logging.getLogger("poolgate.cloudcode")
 
@@ -88,16 +88,5 @@ class CloudCodeHttp:
 
     @staticmethod
     async def read_json(resp: aiohttp.ClientResponse) -> JSON:
-        try:
-            raw = await resp.read()
-        except NETWORK_ERRORS as exc:
-            raise network_failure(exc) from exc
-        finally:
-            resp.release()
-        try:
-            data: Any = orjson.loads(raw) if raw else {}
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamFailure(status=502, text=f"unparseable upstream answer: {raw[:200]!r}") from exc
-        if not isinstance(data, dict):
-            raise UpstreamFailure(status=502, text="upstream answer is not a JSON object")
-        return data
+        # Unlike the Gemini API transport, an empty 2xx body here reads as an empty object.
+        return await read_json_object(resp, empty={})

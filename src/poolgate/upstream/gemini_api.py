@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
 
 import aiohttp
 import orjson
@@ -12,13 +11,14 @@ from poolgate import __version__
 from poolgate.config import UpstreamConfig
 from poolgate.hub.types import JSON
 from poolgate.store.models import Account
-from poolgate.upstream.base import UpstreamCall, UpstreamFailure
+from poolgate.upstream.base import UpstreamCall
 from poolgate.upstream.http import (
     NETWORK_ERRORS,
     body_chunks,
     bounded_call_timeout,
     failure_from_response,
     network_failure,
+    read_json_object,
 )
 from poolgate.upstream.sse import iter_sse_json
 
@@ -66,19 +66,7 @@ class GeminiApiTransport:
     async def generate(self, account: Account, call: UpstreamCall) -> JSON:
         url = self._url(account, call.model, "generateContent")
         resp = await self._post(url, account, call.body, self.bounded_timeout)
-        try:
-            raw = await resp.read()
-        except NETWORK_ERRORS as exc:
-            raise network_failure(exc) from exc
-        finally:
-            resp.release()
-        try:
-            data: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamFailure(status=502, text=f"unparseable upstream answer: {raw[:200]!r}") from exc
-        if not isinstance(data, dict):
-            raise UpstreamFailure(status=502, text="upstream answer is not a JSON object")
-        return data
+        return await read_json_object(resp)
 
     async def stream(self, account: Account, call: UpstreamCall) -> AsyncGenerator[JSON, None]:
         url = self._url(account, call.model, "streamGenerateContent") + "?alt=sse"

@@ -10,6 +10,7 @@ import aiohttp
 import orjson
 
 from poolgate.config import UpstreamConfig
+from poolgate.hub.types import JSON
 from poolgate.upstream.base import UpstreamFailure
 
 
@@ -58,6 +59,28 @@ def network_failure(exc: BaseException) -> UpstreamFailure:
 
 
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+
+
+async def read_json_object(resp: aiohttp.ClientResponse, *, empty: JSON | None = None) -> JSON:
+    """Read and release an answer that must be a JSON object; an empty body is `empty` when given.
+
+    Network errors and anything that is not a JSON object become UpstreamFailures (502 for the latter).
+    """
+    try:
+        raw = await resp.read()
+    except NETWORK_ERRORS as exc:
+        raise network_failure(exc) from exc
+    finally:
+        resp.release()
+    if not raw and empty is not None:
+        return empty
+    try:
+        data: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamFailure(status=502, text=f"unparseable upstream answer: {raw[:200]!r}") from exc
+    if not isinstance(data, dict):
+        raise UpstreamFailure(status=502, text="upstream answer is not a JSON object")
+    return data
 
 
 async def body_chunks(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
