@@ -82,7 +82,7 @@ class RequestLog:
         entry = (ctx, time.time(), ctx.overhead_ms(), capture)
         self._queue.append(entry)
         if self._listeners:
-            public = as_dict(log_values(*entry, 0))
+            public = as_dict(log_values(ctx, entry[1], entry[2], False, 0))  # no bodies on the live feed
             for name in _BODY_COLUMNS:
                 del public[name]
             for listener in self._listeners:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any, Protocol
@@ -71,12 +70,9 @@ class ProcessSink:
         args = [sys.executable, "-m", "poolgate.monitor.writer", str(self.data_dir)]
         if self.database_url:
             args.append(self.database_url)
+        # Same process group as the gateway; the writer flushes each answer itself.
         proc = await asyncio.create_subprocess_exec(
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            start_new_session=False,
+            *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
         )
         self._proc = proc
         return proc
