@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 from poolgate.config import MonitorConfig
 from poolgate.gateway import RequestContext
+from poolgate.monitor.logrows import write_rows
 from poolgate.monitor.records import HARD_LIMIT_FACTOR, RequestLog
 from poolgate.store.sql import SqlStore
 
@@ -89,6 +92,57 @@ async def test_flush_writes_large_backlogs_and_aggregates_usage(tmp_path: Path) 
     assert usage[0]["requests"] == 2500
     assert usage[0]["errors"] == 250
     assert usage[0]["model"] == "gemini-2.5-flash"
+    store.close()
+
+
+class _SlowSink:
+    """Takes `delay` per batch, like a round trip to the writer process and its commit."""
+
+    def __init__(self, store: SqlStore, delay: float = 0.005) -> None:
+        self.store = store
+        self.delay = delay
+        self.batches: list[int] = []
+
+    async def write(self, rows: list[list[Any]]) -> None:
+        self.batches.append(len(rows))
+        await asyncio.sleep(self.delay)
+        write_rows(self.store, rows)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_under_steady_load_the_log_is_written_in_few_large_batches(tmp_path: Path) -> None:
+    store = SqlStore.open(tmp_path)
+    sink = _SlowSink(store)
+    log = RequestLog(store, MonitorConfig(capture_bodies=False), sink)
+    log.start()
+    started = time.monotonic()
+    i = 0
+    while time.monotonic() - started < 1.3:  # a request every ~millisecond, across two flush intervals
+        log.put(_ctx(i))
+        i += 1
+        await asyncio.sleep(0.001)
+    await log.stop()
+    assert store.count_logs() == i  # nothing lost, the rows queued during the last flush included
+    # One batch per flush interval (0.5 s), plus the final flush: not a batch per round trip to the sink.
+    assert len(sink.batches) <= 4, sink.batches
+    assert max(sink.batches) >= i // 4
+    store.close()
+
+
+async def test_stopping_while_a_batch_is_being_written_loses_no_row(tmp_path: Path) -> None:
+    store = SqlStore.open(tmp_path)
+    sink = _SlowSink(store, delay=0.3)
+    log = RequestLog(store, MonitorConfig(capture_bodies=False), sink)
+    for i in range(50):
+        log.put(_ctx(i))
+    log.start()
+    await asyncio.sleep(0.6)  # the periodic flush has taken the 50 rows off the queue and is writing them
+    assert sink.batches == [50] and log.queued == 0
+    log.put(_ctx(50))
+    await log.stop()
+    assert store.count_logs() == 51
     store.close()
 
 

@@ -114,15 +114,20 @@ class RequestLog:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_INTERVAL)
-            try:
-                await self.flush()
-                now = time.time()
-                if now - self._last_retention > RETENTION_INTERVAL:
-                    self._last_retention = now
-                    await self.enforce_retention(now)
-            except Exception:  # the writer must outlive a bad batch or a locked database
-                self.failed_batches += 1
-                log.exception("request log flush failed")
+            # Shielded: stop() cancels this loop, and a batch already taken off the queue must still
+            # reach the store (stop's own flush waits for it on the flush lock).
+            await asyncio.shield(self._periodic())
+
+    async def _periodic(self) -> None:
+        try:
+            await self.flush()
+            now = time.time()
+            if now - self._last_retention > RETENTION_INTERVAL:
+                self._last_retention = now
+                await self.enforce_retention(now)
+        except Exception:  # the writer must outlive a bad batch or a locked database
+            self.failed_batches += 1
+            log.exception("request log flush failed")
 
     async def flush(self) -> None:
         """Write everything queued, in batches; each batch is one transaction."""
@@ -132,9 +137,18 @@ class RequestLog:
             await self._drain()
 
     async def _drain(self) -> None:
+        """Write the rows queued when the flush began.
+
+        Not "until the queue is empty": requests keep queueing while a batch is in the writer, so under
+        steady load that loop never ended and wrote a batch of a row or two per round trip to the
+        writer (a pipe write, a wake-up and a commit per request). Later rows wait for the next flush.
+        """
         cap = self.config.body_cap_kb * 1024
-        while self._queue:
-            batch = [log_values(*self._queue.popleft(), cap) for _ in range(min(len(self._queue), BATCH_SIZE))]
+        left = len(self._queue)
+        while left > 0 and self._queue:
+            take = min(left, len(self._queue), BATCH_SIZE)
+            left -= take
+            batch = [log_values(*self._queue.popleft(), cap) for _ in range(take)]
             await self.sink.write(batch)
             self.written += len(batch)
 
