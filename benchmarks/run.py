@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,25 @@ class Plan:
     hold_n: int
     chunks: int
     rounds: int
+    # The proxies are started afresh for each epoch: the same build measures 1.2-3x the floor's added
+    # latency from one set of processes to the next (placement on the CPUs, memory layout), far more
+    # than interleaved rounds within one set vary, so a single start is one draw of that lottery.
+    epochs: int = 1
 
 
 FULL = Plan(
-    seq_n=1000, seq_warmup=20, stream_n=300, concurrency=(1, 16, 64), duration=10.0, hold_n=1000, chunks=20, rounds=10
+    seq_n=1000,
+    seq_warmup=20,
+    stream_n=300,
+    concurrency=(1, 16, 64),
+    duration=10.0,
+    hold_n=1000,
+    chunks=20,
+    rounds=10,
+    epochs=5,
 )
+# Per target after each start, before an epoch's measurements.
+WARMUP_REQUESTS = 200
 SMOKE = Plan(seq_n=10, seq_warmup=2, stream_n=4, concurrency=(4,), duration=0.3, hold_n=10, chunks=5, rounds=1)
 
 
@@ -166,31 +181,70 @@ class Bench:
             out["count"] = acc["count"]
         return out
 
-    def figures(self, targets: list[tg.Target], plan: Plan, prefix: str = "") -> dict[str, dict[str, Any]]:
-        """Sequential chat, sequential streams and throughput at each concurrency, in rounds."""
-        accs: dict[tuple[str, str], dict[str, Any]] = {}
-        for rnd in range(plan.rounds):
-            print(f"  round {rnd + 1}/{plan.rounds}", flush=True)
+    def rounds(self, targets: list[tg.Target], plan: Plan, rounds: int, accs: Accs) -> None:
+        """Sequential chat, sequential streams and throughput at each concurrency, targets taking turns."""
+        for rnd in range(rounds):
+            print(f"  round {rnd + 1}/{rounds}", flush=True)
             for t in targets:
                 self.sequential(t, False, plan.seq_n // plan.rounds, accs.setdefault((t.name, "chat"), {}))
                 self.sequential(t, True, plan.stream_n // plan.rounds, accs.setdefault((t.name, "stream"), {}))
                 for c in plan.concurrency:
                     duration = plan.duration / plan.rounds
                     self.concurrent(t, c, duration, accs.setdefault((t.name, f"c{c}"), {}))
-        res: dict[str, dict[str, Any]] = {t.name: {} for t in targets}
+
+    def results(self, accs: Accs, prefix: str = "") -> dict[str, dict[str, Any]]:
+        res: dict[str, dict[str, Any]] = {}
         for (name, figure), acc in accs.items():
-            res[name][figure] = self.summarize(f"{prefix}{name}.{figure}", acc)
+            res.setdefault(name, {})[figure] = self.summarize(f"{prefix}{name}.{figure}", acc)
         return res
 
-    def run_target_suite(self, targets: list[tg.Target]) -> dict[str, Any]:
-        idle = {t.name: rss_bytes(t.pid) for t in targets}
-        res = self.figures(targets, self.plan)
-        for t in targets:
-            res[t.name]["rss_idle"] = idle[t.name]
-            if t.openai:  # the stub is not a proxy; its memory says nothing about proxies
-                print(f"  {self.plan.hold_n} open streams: {t.name}", flush=True)
-                res[t.name]["hold"] = self.hold(t, self.plan.hold_n)
-        return res
+    def figures(self, targets: list[tg.Target], plan: Plan, prefix: str = "") -> dict[str, dict[str, Any]]:
+        """Every figure over plan.rounds rounds on one set of processes."""
+        accs: Accs = {}
+        self.rounds(targets, plan, plan.rounds, accs)
+        return self.results(accs, prefix)
+
+    def run_epochs(self, start: Callable[[], tuple[list[tg.Target], list[Proc]]]) -> dict[str, Any]:
+        """plan.epochs epochs, each on freshly started proxies; figures pool every epoch's samples.
+
+        Idle RSS is read right after the first start, the open-streams memory at the end of the last
+        epoch. Each epoch's own chat medians and c=16 throughput are kept too, to show the spread.
+        """
+        plan = self.plan
+        accs: Accs = {}
+        per_epoch: list[dict[str, dict[str, float]]] = []
+        idle: dict[str, int] = {}
+        hold: dict[str, Any] = {}
+        rounds_left = plan.rounds
+        for epoch in range(plan.epochs):
+            rounds = rounds_left // (plan.epochs - epoch)
+            rounds_left -= rounds
+            targets, procs = start()
+            try:
+                print(f"epoch {epoch + 1}/{plan.epochs} on " + ", ".join(t.name for t in targets), flush=True)
+                if epoch == 0:
+                    idle = {t.name: rss_bytes(t.pid) for t in targets}
+                for t in targets:  # unmeasured: first-request work, and poolgate's log writer starting
+                    self.sequential(t, False, WARMUP_REQUESTS, {})
+                time.sleep(1.0)
+                mine: Accs = {}
+                self.rounds(targets, plan, rounds, mine)
+                per_epoch.append(_epoch_figures(mine))
+                _merge(accs, mine)
+                if epoch == plan.epochs - 1:
+                    for t in targets:
+                        if t.openai:  # the stub is not a proxy; its memory says nothing about proxies
+                            print(f"  {plan.hold_n} open streams: {t.name}", flush=True)
+                            hold[t.name] = self.hold(t, plan.hold_n)
+            finally:
+                for p in procs:
+                    p.stop()
+        res = self.results(accs)
+        for name, figures in res.items():
+            figures["rss_idle"] = idle.get(name)
+            if name in hold:
+                figures["hold"] = hold[name]
+        return {"results": res, "epochs": per_epoch}
 
     def choices(self, stub: Proc, logs: Path) -> dict[str, Any]:
         """Server and upstream-client candidates, each as the floor proxy; and the stub against the simulator."""
@@ -213,6 +267,31 @@ class Bench:
         finally:
             for p in procs:
                 p.stop()
+
+
+Accs = dict[tuple[str, str], dict[str, Any]]
+
+
+def _merge(total: Accs, part: Accs) -> None:
+    """Add one epoch's accumulators (sample lists, counts, CPU seconds) into the run's."""
+    for key, acc in part.items():
+        into = total.setdefault(key, {})
+        for field, value in acc.items():
+            if isinstance(value, list):
+                into.setdefault(field, []).extend(value)
+            else:
+                into[field] = into.get(field, 0) + value
+
+
+def _epoch_figures(accs: Accs) -> dict[str, dict[str, float]]:
+    """One epoch's sequential chat median and c=16 throughput per target."""
+    out: dict[str, dict[str, float]] = {}
+    for (name, figure), acc in accs.items():
+        if figure == "chat" and acc.get("latency"):
+            out.setdefault(name, {})["chat_median"] = statistics.median(acc["latency"])
+        elif figure == "c16" and acc.get("elapsed"):
+            out.setdefault(name, {})["c16_rps"] = acc["count"] / acc["elapsed"]
+    return out
 
 
 def machine() -> dict[str, Any]:
@@ -262,28 +341,40 @@ def main() -> None:
     procs: list[Proc] = []
     bench = Bench(plan)
     started = time.time()
+    epoch = 0
     try:
         stub = tg.start_stub(logs, plan.chunks)
         procs.append(stub)
-        floor = tg.start_floor(stub, logs)
-        procs.append(floor)
-        pool = tg.start_poolgate(stub, work, logs)
-        procs.append(pool)
-        targets = [
-            tg.Target("direct", stub, openai=False),
-            tg.Target("floor", floor, openai=True),
-            tg.Target("poolgate", pool, openai=True),
-        ]
-        if with_litellm:
-            lite = tg.start_litellm(stub, work, logs)
-            procs.append(lite)
-            targets.append(tg.Target("litellm", lite, openai=True))
-        print("running the suite on: " + ", ".join(t.name for t in targets), flush=True)
-        results = bench.run_target_suite(targets)
-        for p in procs[1:]:
-            p.stop()
-        procs = procs[:1]
-        summary = make_summary(args.smoke, plan, with_litellm, started, results, {})
+
+        def start() -> tuple[list[tg.Target], list[Proc]]:
+            nonlocal epoch
+            epoch += 1
+            here = work / f"epoch-{epoch}"
+            started_procs: list[Proc] = []
+            try:
+                floor = tg.start_floor(stub, logs)
+                started_procs.append(floor)
+                pool = tg.start_poolgate(stub, here, logs)
+                started_procs.append(pool)
+                targets = [
+                    tg.Target("direct", stub, openai=False),
+                    tg.Target("floor", floor, openai=True),
+                    tg.Target("poolgate", pool, openai=True),
+                ]
+                if with_litellm:
+                    here.mkdir(parents=True, exist_ok=True)
+                    lite = tg.start_litellm(stub, here, logs)
+                    started_procs.append(lite)
+                    targets.append(tg.Target("litellm", lite, openai=True))
+            except BaseException:
+                for p in started_procs:
+                    p.stop()
+                raise
+            return targets, started_procs
+
+        suite = bench.run_epochs(start)
+        summary = make_summary(args.smoke, plan, with_litellm, started, suite["results"], {})
+        summary["epochs"] = suite["epochs"]
         save(summary, bench.raw, out_dir, args.smoke)
         summary["choices"] = bench.choices(stub, logs) if with_choices else {}
     finally:
