@@ -58,32 +58,41 @@ def thinking_config(effort: str, model: str) -> JSON | None:
 
 
 def sampling(body: dict[str, Any]) -> JSON:
-    """Sampling fields shared by chat and legacy completions."""
-    config: JSON = fields.temperature_top_p(body)
-    max_tokens = fields.opt_int(body, "max_completion_tokens", lo=1)
-    if max_tokens is None:
+    """Sampling fields shared by chat and legacy completions.
+
+    Each reader runs only when its key is in the body: a request names a few of these at most, and
+    reading an absent key still costs a call per field on every request (absent and null read alike).
+    """
+    config: JSON = fields.temperature_top_p(body) if "temperature" in body or "top_p" in body else {}
+    max_tokens = fields.opt_int(body, "max_completion_tokens", lo=1) if "max_completion_tokens" in body else None
+    if max_tokens is None and "max_tokens" in body:
         max_tokens = fields.opt_int(body, "max_tokens", lo=1)
     if max_tokens is not None:
         config["maxOutputTokens"] = max_tokens
-    stop = fields.stop_sequences(body)
-    if stop:
-        if len(stop) > 5:
-            raise invalid("'stop' may hold at most 5 sequences.", "stop")
-        config["stopSequences"] = stop
-    seed = fields.opt_int(body, "seed")
-    if seed is not None:
-        config["seed"] = seed
-    presence = fields.opt_number(body, "presence_penalty", lo=-2, hi=2)
-    if presence is not None:
-        config["presencePenalty"] = presence
-    frequency = fields.opt_number(body, "frequency_penalty", lo=-2, hi=2)
-    if frequency is not None:
-        config["frequencyPenalty"] = frequency
-    n = fields.opt_int(body, "n", lo=1)
-    if n is not None and n > 1:
-        if n > MAX_CANDIDATES:
-            raise invalid(f"'n' must be at most {MAX_CANDIDATES}.", "n")
-        config["candidateCount"] = n
+    if "stop" in body:
+        stop = fields.stop_sequences(body)
+        if stop:
+            if len(stop) > 5:
+                raise invalid("'stop' may hold at most 5 sequences.", "stop")
+            config["stopSequences"] = stop
+    if "seed" in body:
+        seed = fields.opt_int(body, "seed")
+        if seed is not None:
+            config["seed"] = seed
+    if "presence_penalty" in body:
+        presence = fields.opt_number(body, "presence_penalty", lo=-2, hi=2)
+        if presence is not None:
+            config["presencePenalty"] = presence
+    if "frequency_penalty" in body:
+        frequency = fields.opt_number(body, "frequency_penalty", lo=-2, hi=2)
+        if frequency is not None:
+            config["frequencyPenalty"] = frequency
+    if "n" in body:
+        n = fields.opt_int(body, "n", lo=1)
+        if n is not None and n > 1:
+            if n > MAX_CANDIDATES:
+                raise invalid(f"'n' must be at most {MAX_CANDIDATES}.", "n")
+            config["candidateCount"] = n
     return config
 
 
@@ -182,10 +191,20 @@ def accepted_extras(body: dict[str, Any]) -> None:
         raise invalid("'modalities' may only contain 'text': audio output is not supported.", "modalities")
 
 
+# The body keys each group of readers below looks at (see sampling() for why absent ones are skipped).
+_LOGPROB_KEYS = frozenset({"logprobs", "top_logprobs"})
+_REASONING_KEYS = frozenset({"reasoning_effort", "extra_body"})
+_EXTRA_KEYS = frozenset({"user", "metadata", "parallel_tool_calls", "store", "modalities"})
+
+
 def generation_config(body: dict[str, Any], model: str = "") -> JSON:
     config = sampling(body)
-    response_format(body, config)
-    logprobs(body, config)
-    reasoning(body, config, model)
-    accepted_extras(body)
+    if "response_format" in body:
+        response_format(body, config)
+    if not _LOGPROB_KEYS.isdisjoint(body):
+        logprobs(body, config)
+    if not _REASONING_KEYS.isdisjoint(body):
+        reasoning(body, config, model)
+    if not _EXTRA_KEYS.isdisjoint(body):
+        accepted_extras(body)
     return config
