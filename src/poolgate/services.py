@@ -27,6 +27,7 @@ from poolgate.pool.scheduler import Scheduler
 from poolgate.pool.state import MemoryState, SharedState
 from poolgate.pool.state_redis import RedisState
 from poolgate.routing.resolve import Router
+from poolgate.server.auth import AdminLockout
 from poolgate.store.models import API_KEY, OAUTH, Account, Cooldown
 from poolgate.store.sql import SqlStore
 from poolgate.upstream.base import Transport
@@ -65,6 +66,7 @@ class Services:
     _saved_last_used: dict[str, float] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
+    admin_lockout: AdminLockout = field(default_factory=AdminLockout)
     # The config as loaded from file and environment; `config` is this plus live overrides from the store.
     base_config: Config | None = None
     # Re-reads the config file (set by `poolgate serve`; None when there is no file to re-read).

@@ -100,3 +100,34 @@ def test_browsers_get_cors_answers_without_a_key(make_gateway: Any) -> None:
     # ... while clients that are not browsers get no CORS lines at all.
     plain = httpx.post(f"{gw.v1}/chat/completions", json=CHAT, headers=auth)
     assert plain.status_code == 200 and "access-control-allow-origin" not in plain.headers
+
+
+def test_wrong_admin_passwords_lock_out_that_address_only(make_gateway: Any) -> None:
+    env = {"POOLGATE_PROXY__API_KEY": KEY, "POOLGATE_PROXY__ADMIN_PASSWORD": "right-horse-battery"}
+    gw: Gateway = make_gateway(env=env, name="admin-lockout")
+    gw.add_key("key-lockout-000000", "lockout-key")
+    gw.start()
+    url = f"{gw.base_url}/api/accounts"
+
+    def get(password: str | None, address: str = "203.0.113.7") -> httpx.Response:
+        # The gateway trusts X-Forwarded-For from 127.0.0.1 (a local reverse proxy), so it names the client.
+        headers = {"x-forwarded-for": address}
+        if password is not None:
+            headers["authorization"] = f"Bearer {password}"
+        return httpx.get(url, headers=headers)
+
+    for _ in range(15):  # a UI page before sign-in sends no password: that is no attempt
+        assert get(None).status_code == 401
+    assert get("right-horse-battery").status_code == 200
+    for _ in range(10):
+        assert get("guess").status_code == 401
+    locked = get("right-horse-battery")
+    assert locked.status_code == 429
+    assert locked.json()["error"]["code"] == "too_many_failed_sign_ins"
+    assert 1 <= int(locked.headers["retry-after"]) <= 300
+    assert get("right-horse-battery", address="198.51.100.9").status_code == 200  # another address
+    # The locked address still uses the API with the client key: only admin sign-in is refused.
+    chat = httpx.post(
+        f"{gw.v1}/chat/completions", json=CHAT, headers={"x-api-key": KEY, "x-forwarded-for": "203.0.113.7"}
+    )
+    assert chat.status_code == 200

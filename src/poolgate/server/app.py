@@ -327,7 +327,14 @@ def _authenticate(route: Route, req: Request, svc: Services, mode: str, protocol
     query = req.query if protocol == GEMINI else None
     key = auth.extract_key(req.headers, query)
     if route.auth == ADMIN_AUTH:
-        auth.check_admin(key, svc.admin_secret)
+        svc.admin_lockout.check(req.client_ip)
+        try:
+            auth.check_admin(key, svc.admin_secret)
+        except GatewayError:
+            if key:
+                svc.admin_lockout.failed(req.client_ip)
+            raise
+        svc.admin_lockout.succeeded(req.client_ip)
         return
     auth.check_client(mode, req.path, key, svc.api_key)
 
