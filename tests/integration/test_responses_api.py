@@ -361,3 +361,31 @@ def test_bad_input_and_websocket_probe_are_refused(gw: Gateway) -> None:
     # 426 (not 405) is what makes Codex fall back to HTTP at once instead of retrying for seconds.
     assert probe.status_code == 426 and probe.json()["error"]["code"] == "websocket_not_supported"
     assert httpx.get(f"{gw.v1}/responses").status_code == 405
+
+
+def test_input_items_list_what_a_response_was_made_from(gw: Gateway, client: openai.OpenAI, sim: Simulator) -> None:
+    first = client.responses.create(model="gemini-2.5-flash", input="first question")
+    second = client.responses.create(
+        model="gemini-2.5-flash",
+        previous_response_id=first.id,
+        input=[{"role": "user", "content": [{"type": "input_text", "text": "second question"}]}],
+    )
+    # The SDK's own pager: newest first by default, every item with an id.
+    items = list(client.responses.input_items.list(second.id))
+    assert [i.type for i in items] == ["message", "message", "message"]
+    texts = [i.content[0].text for i in items]
+    assert texts[0] == "second question" and texts[2] == "first question"
+    assert texts[1] == first.output_text  # the earlier answer is part of this response's input
+    assert len({i.id for i in items}) == 3
+    oldest_first = list(client.responses.input_items.list(second.id, order="asc"))
+    assert [i.id for i in oldest_first] == [i.id for i in reversed(items)]
+    # Pages of one, walked with `after`; the same ids on every listing.
+    page = client.responses.input_items.list(second.id, limit=1, order="asc")
+    assert len(page.data) == 1 and page.has_more and page.data[0].id == oldest_first[0].id
+    walked = [i.id for i in page]  # auto-pagination follows last_id
+    assert walked == [i.id for i in oldest_first]
+    for query, param in (("limit=0", "limit"), ("order=sideways", "order"), ("after=msg_nope", "after")):
+        r = httpx.get(f"{gw.v1}/responses/{second.id}/input_items?{query}")
+        assert r.status_code == 400 and r.json()["error"]["param"] == param, r.text
+    with pytest.raises(openai.NotFoundError):
+        client.responses.input_items.list("resp_unknown")

@@ -1,4 +1,4 @@
-"""Responses API routes: create (JSON or SSE), retrieve and delete stored responses."""
+"""Responses API routes: create (JSON or SSE), retrieve and delete stored responses, list their input items."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from poolgate.gateway import RequestContext
 from poolgate.protocols import fields
 from poolgate.protocols.openai_responses import request as responses_request
 from poolgate.protocols.openai_responses import response as responses_response
+from poolgate.protocols.openai_responses.input_items import input_item_page
 from poolgate.protocols.openai_responses.stream import ResponsesEncoder
 from poolgate.server import pipeline
 from poolgate.server.asgi import Request, Response, StreamResponse, json_response
@@ -105,11 +106,36 @@ async def _saving_last(chunks: AsyncIterator[bytes], save: Callable[[], Awaitabl
 
 
 async def retrieve(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    rest = req.path[len(PREFIX) :]
+    if rest.endswith(INPUT_ITEMS) and "/" not in rest[: -len(INPUT_ITEMS)]:
+        return await _input_items(req, svc, rest[: -len(INPUT_ITEMS)])
     response_id = _response_id(req)
     stored = await _load(svc, response_id)
     if stored is None:
         raise _not_found(response_id)
     return json_response(stored.response)
+
+
+INPUT_ITEMS = "/input_items"
+
+
+async def _input_items(req: Request, svc: Services, response_id: str) -> Response:
+    """GET /v1/responses/{id}/input_items: the items the response was made from, a page at a time."""
+    query = req.query
+    try:
+        limit = int(query.get("limit", "20"))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 100:
+        raise GatewayError(ErrorKind.INVALID_REQUEST, "'limit' must be an integer from 1 to 100.", param="limit")
+    order = query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise GatewayError(ErrorKind.INVALID_REQUEST, "'order' must be 'asc' or 'desc'.", param="order")
+    stored = await _load(svc, response_id) if response_id else None
+    if stored is None:
+        raise _not_found(response_id)
+    page = input_item_page(stored.id, stored.history, order, limit, query.get("after"))
+    return json_response(page)
 
 
 async def delete(req: Request, ctx: RequestContext, svc: Services) -> Response:
