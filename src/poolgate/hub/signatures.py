@@ -182,9 +182,12 @@ def restore_into_request(
     not validated and keep their structure.
     """
     contents = hub_request.get("contents")
-    if not isinstance(contents, list) or not any(
-        isinstance(content, dict) and content.get("role") == "model" for content in contents
-    ):
+    if not isinstance(contents, list):
+        return 0
+    for turn in contents:
+        if isinstance(turn, dict) and turn.get("role") == "model":
+            break
+    else:
         return 0  # nothing replayed: the first turn of every conversation
     current = _current_turn_start(contents)
     strict = _validates(model)

@@ -66,9 +66,9 @@ def _function_name(spec: object, where: str) -> str:
 def tool_config(body: dict[str, Any], decls: list[JSON]) -> tuple[JSON | None, list[JSON]]:
     """(toolConfig or None, declarations possibly narrowed by an `allowed_tools` choice)."""
     choice = body.get("tool_choice")
-    names = {d["name"] for d in decls}
     if choice is None:
         return None, decls
+    names = {d["name"] for d in decls}
     if isinstance(choice, str):
         modes = {"none": "NONE", "auto": "AUTO", "required": "ANY"}
         if choice not in modes:
