@@ -324,6 +324,8 @@ def _protocol_for_path(path: str) -> str:
 def _authenticate(route: Route, req: Request, svc: Services, mode: str, protocol: str) -> None:
     if route.auth == PUBLIC:
         return
+    if route.auth != ADMIN_AUTH and not auth.needs_client_auth(mode, req.path):
+        return  # client auth is off here: no key to look for
     query = req.query if protocol == GEMINI else None
     key = auth.extract_key(req.headers, query)
     if route.auth == ADMIN_AUTH:
