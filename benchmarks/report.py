@@ -400,8 +400,8 @@ the gap to the floor measured in the real server.
 
 What is left is spread thin, and it is the number of distinct code paths more than any one of them.
 Counted with `sys.setprofile` in-process (upstream canned, so neither count includes aiohttp or
-uvicorn), one chat request makes 121 calls into 100 distinct functions of poolgate's own, across 26
-modules (scheduler 8, signatures 8, app 7, field readers 7, gateway 7, chat request 7, timers 6, …);
+uvicorn), one chat request makes 116 calls into 96 distinct functions of poolgate's own, across 26
+modules (scheduler 8, signatures 7, app 7, field readers 7, gateway 7, chat request 7, timers 6, …);
 the floor makes 7 calls into 6. In the real server the caches are cold at each step, because the
 load generator and the stub run on the same two cores in between, so each of those functions costs
 two to three times its in-process price: the gateway uses ~200–250 µs more CPU per request than the
