@@ -157,6 +157,23 @@ def epochs_table(epochs: list[dict[str, dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
+def footprint_table(footprint: dict[str, Any]) -> str:
+    """Code run per chat request: machine-independent, so it tracks poolgate's own cost between runs."""
+    if not footprint:
+        return "_Not measured in this run._"
+    rows = (
+        ("Python calls into the proxy's own code", "own_calls"),
+        ("Distinct own functions", "own_functions"),
+        ("Python calls in all", "calls"),
+        ("Distinct functions in all", "functions"),
+    )
+    lines = ["| Per chat request | floor | poolgate | poolgate รท floor |", "|---|---|---|---|"]
+    for label, key in rows:
+        fl, po = _get(footprint.get("floor", {}), key), _get(footprint.get("poolgate", {}), key)
+        lines.append(f"| {label} | {_fmt(fl, 0)} | {_fmt(po, 0)} | {_ratio(po, fl)} |")
+    return "\n".join(lines)
+
+
 def _div(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or b <= 0:
         return None
@@ -243,6 +260,7 @@ def write(summary: dict[str, Any], raw: dict[str, list[float]], out_dir: Path, d
         figures=figures_table(f),
         targets=targets_table(f),
         epochs=epochs_table(summary.get("epochs") or []),
+        footprint=footprint_table(summary.get("footprint") or {}),
         epoch_count=plan.get("epochs", 1),
         choices=choices_table(summary.get("choices") or {}),
         plots="\n".join(f"![{p}]({rel / p})" for p in pngs),
@@ -291,6 +309,14 @@ server's process tree (`/proc/<pid>/stat`) over the c=16 run. "Added" = target โ
 {targets}
 
 {epochs}
+
+## Code run per request
+Counted with `sys.setprofile` around 100 chat requests to each app in one process, the upstream call
+replaced by the stub's answer (`benchmarks/footprint.py`), so aiohttp and uvicorn are in neither
+count. Unlike the timings these do not move with the machine's load, and they are what the timings
+against the floor are made of (see "What is left" below).
+
+{footprint}
 
 ## Latency distributions
 {plots}

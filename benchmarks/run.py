@@ -70,6 +70,16 @@ def loadgen(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     return result
 
 
+def footprint() -> dict[str, Any]:
+    """Python calls and distinct functions per chat request, floor and poolgate (benchmarks/footprint.py)."""
+    env = {**os.environ, "PYTHONPATH": f"{tg.ROOT}{os.pathsep}{tg.ROOT / 'src'}"}
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.footprint"], capture_output=True, timeout=120, env=env, check=True
+    )
+    result: dict[str, Any] = orjson.loads(out.stdout)
+    return result
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -375,6 +385,7 @@ def main() -> None:
         suite = bench.run_epochs(start)
         summary = make_summary(args.smoke, plan, with_litellm, started, suite["results"], {})
         summary["epochs"] = suite["epochs"]
+        summary["footprint"] = footprint()
         save(summary, bench.raw, out_dir, args.smoke)
         summary["choices"] = bench.choices(stub, logs) if with_choices else {}
     finally:

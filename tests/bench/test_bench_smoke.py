@@ -44,3 +44,9 @@ def test_smoke_run_writes_a_well_formed_result_file(tmp_path: Path) -> None:
         assert results[name]["hold"]["streams"] == summary["plan"]["hold_n"], name
     raw = orjson.loads((tmp_path / "raw" / "smoke-raw.json").read_bytes())
     assert len(raw["poolgate.chat.latency"]) == summary["plan"]["seq_n"]
+    # The code-per-request counts: poolgate's request path runs more of its own code than the floor's.
+    footprint = summary["footprint"]
+    for name in ("floor", "poolgate"):
+        assert 0 < footprint[name]["own_functions"] <= footprint[name]["functions"], name
+        assert 0 < footprint[name]["own_calls"] <= footprint[name]["calls"], name
+    assert footprint["poolgate"]["own_functions"] > footprint["floor"]["own_functions"]
