@@ -210,7 +210,7 @@ async def build_services(
     )
     oauth.on_quota = functools.partial(apply_quota, scheduler, sched.cooldown_cap_seconds, persist_cooldowns)
     gateway = Gateway(scheduler, transports, classifier, clock, sched.max_attempts, sched.attempt_timeout_seconds)
-    # The log is written by its own process so that writing never competes with the event loop for the GIL.
+    # The log is written by its own process, whose Python work never holds the event loop's GIL (see sinks.py).
     monitor = RequestLog(store, config.monitor, ProcessSink(store, data_dir, config.store.database_url))
     services = Services(
         config=config,

@@ -1,9 +1,12 @@
 """Where request-log batches go: a writer process (the server's default) or a thread in this process.
 
-Measured on the 2-core bench machine: with the writer as a thread of the gateway, logging cost ~60 µs
-of CPU per request at c=16, most of it not the writing but the thread and the event loop handing the
-GIL back and forth (the same build without the log served 16 % more requests per second). A separate
-process has its own GIL: the event loop only encodes each batch and writes it to a pipe.
+A separate process has its own GIL: the writing's Python work (redaction, usage folding, the INSERTs;
+~18 µs per row) never holds the event loop's, which only encodes each batch and writes it to a pipe.
+The process was chosen on a measurement (a thread cost ~60 µs of CPU per request at c=16, mostly GIL
+hand-offs) taken while flushes degenerated into a batch per request, which meant a thread hop per
+request (fixed in records.py since). Re-measured after that fix, a thread writer was no slower
+(4 fresh pairs of processes: added latency 1.34× the floor's against 1.59×, c=16 throughput 0.53
+against 0.52 of the floor's): which writer is better now is open, see docs/benchmarks.md.
 """
 
 from __future__ import annotations
