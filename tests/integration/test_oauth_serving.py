@@ -206,26 +206,57 @@ def test_an_account_without_quota_cools_for_that_model(mixed: Gateway) -> None:
     assert f"{FLASH} 0%" in row
 
 
-def test_invalid_grant_takes_only_that_account_out(mixed: Gateway, simulator_process: Simulator) -> None:
-    control(simulator_process, "revoke", {"email": "mix1@example.com"})
+@pytest.fixture()
+def revocable(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
+    """An API key and two OAuth accounts, quota looked up only at start.
+
+    Not the `mixed` gateway: its 1.2 s quota refresh may meet a revoked token before any request
+    does, and then no request's log row could say why its first attempt failed.
+    """
+    sim = simulator_process
+    gw = oauth_gateway(
+        sim, tmp_path_factory.mktemp("revocable"), [sim.url], POOLGATE_UPSTREAM__QUOTA_REFRESH_MINUTES="0"
+    )
+    gw.add_key("key-b-0000000000", "key-b")
+    entries = [
+        {"refresh_token": new_user(sim, "rev1@example.com", project="rev1-project", tier="standard-tier")},
+        {"refresh_token": new_user(sim, "rev2@example.com", project="rev2-project", tier="standard-tier")},
+    ]
+    assert import_entries(gw, entries).returncode == 0
+    start = mark(sim)
+    gw.start()
+    # The quota lookup at start must be over before a test revokes a token, for the same reason.
+    poll(
+        lambda: (
+            {"rev1@example.com", "rev2@example.com"}
+            <= {c["key"] for c in calls_since(sim, start, "fetchAvailableModels")}
+        ),
+        "the quota lookup at start",
+    )
+    yield gw
+    gw.stop()
+
+
+def test_invalid_grant_takes_only_that_account_out(revocable: Gateway, simulator_process: Simulator) -> None:
+    control(simulator_process, "revoke", {"email": "rev1@example.com"})
     for n in range(6):
-        r = chat(mixed, f"after revoke {n}")
+        r = chat(revocable, f"after revoke {n}")
         assert r.status_code == 200, r.text
 
     def relogin_listing() -> str | None:
-        out = mixed.cli("accounts", "list").stdout
+        out = revocable.cli("accounts", "list").stdout
         return out if "needs re-login" in out else None
 
-    listing = poll(relogin_listing, "mix1 to need a re-login")
-    assert "needs re-login" in account_row(listing, "mix1@example.com")
-    assert "active" in account_row(listing, "mix2@example.com")
+    listing = poll(relogin_listing, "rev1 to need a re-login")
+    assert "needs re-login" in account_row(listing, "rev1@example.com")
+    assert "active" in account_row(listing, "rev2@example.com")
     assert "active" in account_row(listing, "key-b")
-    later = [chat(mixed, f"later {n}") for n in range(4)]
+    later = [chat(revocable, f"later {n}") for n in range(4)]
     assert all(r.status_code == 200 for r in later)
-    assert "mix1@example.com" not in {r.headers["x-account-email"] for r in later}
+    assert "rev1@example.com" not in {r.headers["x-account-email"] for r in later}
     # The request that met the revoked token was served by another account, and its log row says why
     # the first attempt failed.
-    store = SqlStore.open(mixed.data_dir)
+    store = SqlStore.open(revocable.data_dir)
     try:
         rows = poll(
             lambda: [r for r in store.query_logs(limit=200) if "invalid_grant" in (r["failed_attempts"] or "")] or None,
@@ -234,8 +265,8 @@ def test_invalid_grant_takes_only_that_account_out(mixed: Gateway, simulator_pro
     finally:
         store.close()
     assert rows[0]["status"] == 200
-    assert "mix1@example.com: invalid_grant" in rows[0]["failed_attempts"]
-    assert rows[0]["account"] != "mix1@example.com"
+    assert "rev1@example.com: invalid_grant" in rows[0]["failed_attempts"]
+    assert rows[0]["account"] != "rev1@example.com"
 
 
 def test_quota_is_refreshed_periodically_and_lifts_the_cooldown(mixed: Gateway, simulator_process: Simulator) -> None:
