@@ -407,6 +407,7 @@ its own commit with the before/after numbers:
 | Request log: up to 37 rows per INSERT instead of `executemany` (which releases and retakes the GIL for every row, against the event loop); one secret-literal scan over both bodies of a request (`store/sql.py`, `monitor/records.py`) | a GIL round trip per logged row; redaction 10.4 µs per request | ~27 statements per 1,000 rows; 7.6 µs |
 | Request log written by its own process (`monitor/sinks.py`, `monitor/writer.py`): the event loop only builds plain rows and writes each batch to a pipe. With the writer as a thread, the same build without the log served 16 % more requests at c=16 and used ~60 µs less CPU per request, mostly GIL hand-offs between the thread and the loop (strace: ~14 futex calls per request with the log on, 0.1 with it off) | thread writer: added median 398 µs, c=16 2,641 req/s, 408 µs CPU per request (interleaved A/B, 10 rounds) | process writer: 330 µs, 3,075 req/s, 359 µs CPU per request (writer process included) |
 | Request log: each flush writes the rows queued when it began (`monitor/records.py`). It used to drain "until the queue is empty" while requests kept queueing during each write, so under steady load it never stopped and sent a batch of a row or two per round trip to the writer | strace, 2,000 sequential chats: the gateway made 3.2 writes and 2.2 reads per request (the floor 3.0 and 2.0), the writer ~5 `pwrite64` per request | 3.0 writes and 2.0 reads per request, one batch per 0.5 s. The thread-vs-process comparison in the row above was measured with this bug present (its futex hand-offs were a thread hop per tiny batch); re-measured after the fix, a thread writer was no slower (4 fresh pairs: added latency 1.34× against 1.59× the floor's, c=16 0.53 against 0.52), so the writer process may no longer earn its keep |
+| Request log written by a worker thread again, the writer process and its pipe removed (`monitor/sinks.py`). Six more fresh pairs of processes (3 rounds each, after the batching fix) | process writer: added median 1.83× the floor's, c=16 0.54 of the floor | thread writer: 1.45×, 0.54 (thread ahead in 4 of the 6 pairs; with the 4 pairs above, 10 pairs for the thread) |
 
 Measured and rejected: building and redacting log rows on the event loop in slices of 50 between
 requests (instead of in the writer thread). In an interleaved A/B it added 8 % to the added latency
@@ -435,8 +436,7 @@ floor although its code costs ~70 µs more in a hot loop. This is also why the m
 lost. In-process one chat request costs poolgate ~84 µs: parsing and validating the OpenAI body into
 the hub (~8 µs), building the answer (~8 µs), routing, the session key, picking an account,
 signatures, the attempt timeout, headers, metrics and queueing the log row at 1–3 µs each; no single
-step stands out in a py-spy profile. With the log writer in its own process, turning the log off
-no longer changes the added latency measurably (+5 % c=16 throughput). The largest single items in
+step stands out in a py-spy profile. The largest single items in
 both poolgate's and the floor's profiles are the socket writes to the upstream and to the client.
 
 **Reading the numbers.** The machine is shared with other work, so tails (p99) are dominated by

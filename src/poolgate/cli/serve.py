@@ -7,10 +7,13 @@ import contextlib
 import errno
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import typer
@@ -153,6 +156,7 @@ async def _serve(
                 # The port is already ours, so the banner can come first: whoever sees /healthz answer
                 # (scripts, the tests) then always finds it printed.
                 _banner(svc, cfg, demo)
+            _keep_alive_for_cleanup()
             task = asyncio.get_running_loop().create_task(server.serve(sockets))
             while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn exposes only a flag
                 await asyncio.sleep(0.02)
@@ -165,6 +169,27 @@ async def _serve(
     finally:
         if simulator is not None:
             await simulator.stop()
+
+
+def _keep_alive_for_cleanup() -> None:
+    """Let the services close after uvicorn has stopped on SIGTERM or Ctrl-C.
+
+    Once it has shut down, uvicorn raises the signal it stopped on again under the handler it found;
+    under the default one the process died right there, before the services closed, and the request
+    log lost the rows of the last half second. Under this one the re-raised signal is ignored and the
+    shutdown finishes; one more signal after that still stops the process at once.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    seen: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        seen.append(signum)
+        if len(seen) > 1:
+            raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
 
 
 def _banner(svc: Services, cfg: Config, demo: bool) -> None:
