@@ -234,7 +234,7 @@ class Bench:
                 print(f"epoch {epoch + 1}/{plan.epochs} on " + ", ".join(t.name for t in targets), flush=True)
                 if epoch == 0:
                     idle = {t.name: rss_bytes(t.pid) for t in targets}
-                for t in targets:  # unmeasured: first-request work (imports, caches, connection pools)
+                for t in targets:  # unmeasured: first-request work, and poolgate's log writer starting
                     self.sequential(t, False, WARMUP_REQUESTS, {})
                 time.sleep(1.0)
                 mine: Accs = {}

@@ -20,6 +20,7 @@ from poolgate.gateway import Gateway
 from poolgate.hub.signatures import SignatureStore
 from poolgate.monitor.metrics import Metrics
 from poolgate.monitor.records import RequestLog
+from poolgate.monitor.sinks import ProcessSink
 from poolgate.pool.classify import Classifier
 from poolgate.pool.clock import Clock, SystemClock
 from poolgate.pool.scheduler import Scheduler
@@ -209,7 +210,8 @@ async def build_services(
     )
     oauth.on_quota = functools.partial(apply_quota, scheduler, sched.cooldown_cap_seconds, persist_cooldowns)
     gateway = Gateway(scheduler, transports, classifier, clock, sched.max_attempts, sched.attempt_timeout_seconds)
-    monitor = RequestLog(store, config.monitor)
+    # The log is written by its own process, whose Python work never holds the event loop's GIL (see sinks.py).
+    monitor = RequestLog(store, config.monitor, ProcessSink(store, data_dir, config.store.database_url))
     services = Services(
         config=config,
         data_dir=data_dir,

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -187,6 +188,36 @@ def test_overflowing_log_queue_keeps_rows_drops_bodies_and_counts(make_gateway: 
         assert row["request_body"] is None and row["response_body"] is None
     assert api.get("/api/stats").json()["log"]["dropped_bodies"] == 3
     assert value(samples(gw), "poolgate_log_dropped_bodies_total") == 3
+
+
+def _writer_pids(parent: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if int(stat[1]) == parent and b"poolgate.monitor.writer" in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_the_log_is_written_by_its_own_process_which_ends_with_the_gateway(make_gateway: Any) -> None:
+    gw = make_gateway(env={"POOLGATE_PROXY__ADMIN_PASSWORD": ADMIN})
+    gw.add_key("key-writer-000000", "writer")
+    gw.start()
+    assert gw.process is not None
+    request_id = chat(gw).headers["x-request-id"]
+    api = httpx.Client(base_url=gw.base_url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=20)
+    assert api.get(f"/api/logs/{request_id}").json()["status"] == 200
+    writers = _writer_pids(gw.process.pid)
+    assert len(writers) == 1
+    gw.stop()
+    # The gateway flushes, closes the writer's input and the writer exits: no process is left behind.
+    poll(lambda: not Path(f"/proc/{writers[0]}").exists(), "the writer process to exit", timeout=10)
 
 
 def test_requests_answered_just_before_a_stop_are_in_the_log_after_it(make_gateway: Any) -> None:

@@ -96,7 +96,7 @@ async def test_flush_writes_large_backlogs_and_aggregates_usage(tmp_path: Path) 
 
 
 class _SlowSink:
-    """Takes `delay` per batch, like a slow disk or a remote database."""
+    """Takes `delay` per batch, like a round trip to the writer process and its commit."""
 
     def __init__(self, store: SqlStore, delay: float = 0.005) -> None:
         self.store = store

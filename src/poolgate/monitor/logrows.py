@@ -1,8 +1,8 @@
 """Request-log rows: built from a finished request, redacted, and written with their usage increments.
 
-Rows travel as plain lists in LOG_COLUMNS order (what executemany takes as is); bodies are already
-capped and decoded to text but not yet redacted: redaction is the writer thread's job, off the event
-loop.
+Rows travel as plain lists in LOG_COLUMNS order (JSON-friendly, so the writer process can take them
+over a pipe); bodies are already capped and decoded to text but not yet redacted: redaction is the
+writer's job, off the event loop.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def usage_rows(rows: list[list[Any]]) -> list[dict[str, Any]]:
 
 
 def write_rows(store: SqlStore, rows: list[list[Any]]) -> None:
-    """Redact, insert and count one batch (blocking: the writer thread runs it)."""
+    """Redact, insert and count one batch (blocking: a writer thread or the writer process runs it)."""
     for row in rows:
         row[REQUEST_BODY] = redact(row[REQUEST_BODY])
         row[RESPONSE_BODY] = redact(row[RESPONSE_BODY])

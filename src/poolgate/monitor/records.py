@@ -34,8 +34,8 @@ class RequestLog:
     """Never blocks the request path: put() appends the finished context; a task flushes every half second.
 
     The flush builds plain rows (bodies capped, as text) and hands each batch to the sink, which
-    redacts and stores it in a worker thread (see sinks.py). Building the row in put() instead cost
-    ~4 µs of every request.
+    redacts and stores it: the writer process in a server (see sinks.py), a thread otherwise. Building
+    the row in put() instead cost ~4 µs of every request.
     """
 
     def __init__(self, store: SqlStore, config: MonitorConfig, sink: Sink | None = None) -> None:
@@ -141,7 +141,7 @@ class RequestLog:
 
         Not "until the queue is empty": requests keep queueing while a batch is in the writer, so under
         steady load that loop never ended and wrote a batch of a row or two per round trip to the
-        writer (a thread hop, a wake-up and a commit per request). Later rows wait for the next flush.
+        writer (a pipe write, a wake-up and a commit per request). Later rows wait for the next flush.
         """
         cap = self.config.body_cap_kb * 1024
         left = len(self._queue)
