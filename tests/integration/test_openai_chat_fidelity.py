@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import Gateway, Simulator
 from tests.integration.gateways import gateway_for_module
+from tests.support import GROUNDED_ANSWER, GROUNDED_CITATIONS, GROUNDED_TEXT
 
 KEY = "key-chat-fidelity-0001"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -351,3 +352,82 @@ def test_deprecated_functions_api_round_trip(client: openai.OpenAI) -> None:
     ]
     second = client.chat.completions.create(model="gemini-2.5-flash", messages=messages, functions=functions)
     assert second.choices[0].message.content == 'Tool result: {"temp_c":21}'
+
+
+def test_web_search_options_ground_the_answer_with_url_citations(
+    client: openai.OpenAI, simulator_process: Simulator
+) -> None:
+    simulator_process.script(KEY, {"raw": GROUNDED_ANSWER})
+    done = client.chat.completions.create(
+        model="gemini-2.5-flash",
+        messages=[{"role": "user", "content": "How are prices?"}],
+        web_search_options={"search_context_size": "low"},
+    )
+    assert upstream_bodies(simulator_process)[-1]["tools"] == [{"googleSearch": {}}]
+    message = done.choices[0].message
+    assert message.content == GROUNDED_TEXT
+    notes = message.annotations or []
+    assert [(a.url_citation.start_index, a.url_citation.end_index, a.url_citation.url) for a in notes] == (
+        GROUNDED_CITATIONS
+    )
+    assert GROUNDED_TEXT[notes[0].url_citation.start_index : notes[0].url_citation.end_index] == "Café prices rose."
+    assert notes[2].type == "url_citation" and notes[2].url_citation.title == "news.example"
+
+
+def test_streamed_web_search_sends_the_citations_as_an_annotations_delta(
+    client: openai.OpenAI, simulator_process: Simulator
+) -> None:
+    simulator_process.script(KEY, {"raw": GROUNDED_ANSWER})
+    chunks = list(
+        client.chat.completions.create(
+            model="gemini-2.5-flash",
+            messages=[{"role": "user", "content": "How are prices?"}],
+            web_search_options={},
+            stream=True,
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == GROUNDED_TEXT
+    deltas = [(c.choices[0].delta.model_extra or {}).get("annotations") for c in chunks if c.choices]
+    notes = [n for d in deltas if d for n in d]
+    got = [(n["url_citation"]["start_index"], n["url_citation"]["end_index"], n["url_citation"]["url"]) for n in notes]
+    assert got == GROUNDED_CITATIONS
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    # The SDK's stream helper folds that delta into the final message's typed annotations.
+    simulator_process.script(KEY, {"raw": GROUNDED_ANSWER})
+    with client.chat.completions.stream(
+        model="gemini-2.5-flash", messages=[{"role": "user", "content": "And now?"}], web_search_options={}
+    ) as s:
+        final = s.get_final_completion().choices[0].message
+    folded = [
+        (a.url_citation.start_index, a.url_citation.end_index, a.url_citation.url) for a in final.annotations or []
+    ]
+    assert folded == GROUNDED_CITATIONS
+
+
+def test_web_search_is_left_out_beside_functions_before_gemini_3(
+    client: openai.OpenAI, simulator_process: Simulator
+) -> None:
+    client.chat.completions.create(
+        model="gemini-2.5-flash", messages=[{"role": "user", "content": "hi"}], tools=[WEATHER], web_search_options={}
+    )
+    sent = upstream_bodies(simulator_process)[-1]
+    assert [list(t) for t in sent["tools"]] == [["functionDeclarations"]]
+    client.chat.completions.create(
+        model="gemini-3-flash-preview",
+        messages=[{"role": "user", "content": "hi"}],
+        tools=[WEATHER],
+        web_search_options={},
+    )
+    sent = upstream_bodies(simulator_process)[-1]
+    assert [list(t) for t in sent["tools"]] == [["functionDeclarations"], ["googleSearch"]]
+    assert sent["toolConfig"] == {"includeServerSideToolInvocations": True}
+
+
+def test_web_search_options_must_be_an_object(gw: Gateway) -> None:
+    r = httpx.post(
+        f"{gw.v1}/chat/completions",
+        json={"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}], "web_search_options": "on"},
+    )
+    assert r.status_code == 400
+    assert r.json()["error"]["param"] == "web_search_options"

@@ -13,6 +13,7 @@ import openai
 import pytest
 
 from tests.conftest import Gateway, Simulator
+from tests.support import GROUNDED_ANSWER, GROUNDED_CITATIONS, GROUNDED_TEXT
 
 KEY = "key-resp-000000000"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "openai_responses"
@@ -389,3 +390,32 @@ def test_input_items_list_what_a_response_was_made_from(gw: Gateway, client: ope
         assert r.status_code == 400 and r.json()["error"]["param"] == param, r.text
     with pytest.raises(openai.NotFoundError):
         client.responses.input_items.list("resp_unknown")
+
+
+def test_google_search_grounding_becomes_url_citations(client: openai.OpenAI, sim: Simulator) -> None:
+    sim.script(KEY, {"raw": GROUNDED_ANSWER})
+    response = client.responses.create(model="gemini-2.5-flash", input="prices?", tools=[{"type": "web_search"}])
+    assert response.output_text == GROUNDED_TEXT
+    part = response.output[-1].content[0]
+    assert part.type == "output_text"
+    notes = [(a.start_index, a.end_index, a.url) for a in part.annotations]
+    assert notes == GROUNDED_CITATIONS
+    assert part.annotations[2].title == "news.example"
+
+
+def test_streamed_grounding_announces_each_citation_before_the_text_is_done(
+    client: openai.OpenAI, sim: Simulator
+) -> None:
+    sim.script(KEY, {"raw": GROUNDED_ANSWER})
+    with client.responses.stream(model="gemini-2.5-flash", input="prices?", tools=[{"type": "web_search"}]) as s:
+        events = list(s)
+        final = s.get_final_response()
+    kinds = [e.type for e in events]
+    added = [e for e in events if e.type == "response.output_text.annotation.added"]
+    assert [e.annotation_index for e in added] == [0, 1, 2]
+    assert max(kinds.index("response.output_text.delta"), 0) < kinds.index("response.output_text.annotation.added")
+    assert kinds.index("response.output_text.annotation.added") < kinds.index("response.output_text.done")
+    got = [(a.start_index, a.end_index, a.url) for a in (e.annotation for e in added)]
+    assert got == GROUNDED_CITATIONS
+    part = final.output[-1].content[0]
+    assert [(a.start_index, a.end_index, a.url) for a in part.annotations] == GROUNDED_CITATIONS

@@ -10,6 +10,7 @@ import orjson
 
 from poolgate.errors import invalid
 from poolgate.hub.contents import append_turn
+from poolgate.hub.grounding import combines_search_with_functions
 from poolgate.hub.types import JSON, Content, FunctionResponse, GenerateContentRequest, Part
 from poolgate.protocols import fields
 from poolgate.protocols.openai_chat import options, tools
@@ -28,6 +29,7 @@ class ChatRequest:
     session_hint: str = ""
     logprobs: bool = False
     legacy_functions: bool = False  # the client used `functions`: answer with `function_call`
+    web_search: bool = False  # `web_search_options` was sent: Google Search grounds the answer
     media_fields: dict[str, str] = field(default_factory=dict)
 
 
@@ -191,11 +193,21 @@ def to_hub(body: dict[str, Any], resolve: Callable[[str], str] = lambda m: m) ->
         hub["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
     decls = tools.declarations(body)
     tool_config, decls = tools.tool_config(body, decls)
-    if decls:
-        hub["tools"] = [{"functionDeclarations": decls}]
+    upstream_model = resolve(model)
+    search = "web_search_options" in body and fields.opt_dict(body, "web_search_options") is not None
+    hub_tools: list[JSON] = [{"functionDeclarations": decls}] if decls else []
+    if search:
+        # Gemini before 3 takes Google Search only without functions; then the functions win.
+        combined = bool(decls) and combines_search_with_functions(upstream_model)
+        if combined or not decls:
+            hub_tools.append({"googleSearch": {}})
+        if combined:
+            tool_config = {**(tool_config or {}), "includeServerSideToolInvocations": True}
+    if hub_tools:
+        hub["tools"] = hub_tools
     if tool_config is not None:
         hub["toolConfig"] = tool_config
-    config = options.generation_config(body, resolve(model))
+    config = options.generation_config(body, upstream_model)
     if config:
         hub["generationConfig"] = config
     stream = bool(fields.opt_bool(body, "stream"))
@@ -209,5 +221,6 @@ def to_hub(body: dict[str, Any], resolve: Callable[[str], str] = lambda m: m) ->
         session_hint=_session_hint(body),
         logprobs=bool(config.get("responseLogprobs")),
         legacy_functions=legacy,
+        web_search=search,
         media_fields=refs.fields,
     )

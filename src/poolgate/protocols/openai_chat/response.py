@@ -16,6 +16,7 @@ from poolgate.hub.events import (
     Usage,
     events_from_chunk,
 )
+from poolgate.hub.grounding import citations, grounding_of
 from poolgate.hub.types import JSON
 
 
@@ -93,6 +94,26 @@ def candidate_logprobs(answer: JSON) -> dict[int, JSON]:
     return found
 
 
+def url_citations(metadata: JSON, text: str) -> list[JSON]:
+    """Grounding sources as chat `annotations`: character spans of the message content."""
+    return [
+        {
+            "type": "url_citation",
+            "url_citation": {"start_index": c.start, "end_index": c.end, "url": c.url, "title": c.title},
+        }
+        for c in citations(metadata, text)
+    ]
+
+
+def candidate_grounding(answer: JSON) -> dict[int, JSON]:
+    found: dict[int, JSON] = {}
+    for cand in answer.get("candidates") or ():
+        meta = grounding_of(cand)
+        if meta is not None:
+            found[int(cand.get("index") or 0)] = meta
+    return found
+
+
 def blocked(answer: JSON) -> bool:
     feedback = answer.get("promptFeedback")
     return isinstance(feedback, dict) and bool(feedback.get("blockReason"))
@@ -107,6 +128,7 @@ def from_hub(
     n: int = 1,
     logprobs: bool = False,
     legacy_functions: bool = False,
+    web_search: bool = False,
 ) -> tuple[JSON, Usage | None]:
     """Build chat.completion from one upstream answer; returns the body and the usage seen."""
     texts: dict[int, list[str]] = {}
@@ -136,6 +158,7 @@ def from_hub(
         elif isinstance(ev, Usage):
             usage = ev
     probs = candidate_logprobs(answer) if logprobs else {}
+    grounding = candidate_grounding(answer) if web_search else {}
     indices = sorted(set(texts) | set(thoughts) | set(calls) | set(reasons) | set(range(n)))
     default_reason = "SAFETY" if blocked(answer) else "STOP"
     choices: list[JSON] = []
@@ -153,6 +176,9 @@ def from_hub(
         elif message["content"] is None:
             message["content"] = ""
         message["refusal"] = None
+        if web_search:
+            meta = grounding.get(idx)
+            message["annotations"] = url_citations(meta, message["content"] or "") if meta else []
         choices.append(
             {
                 "index": idx,

@@ -18,10 +18,12 @@ from poolgate.protocols.openai_chat.errors import stream_error
 from poolgate.protocols.openai_chat.response import (
     arguments,
     blocked,
+    candidate_grounding,
     candidate_logprobs,
     finish_reason,
     image_markdown,
     tool_call_id,
+    url_citations,
     usage_json,
 )
 
@@ -40,8 +42,13 @@ class ChatEncoder:
         n: int = 1,
         logprobs: bool = False,
         legacy_functions: bool = False,
+        web_search: bool = False,
     ) -> None:
         self.legacy_functions = legacy_functions
+        # With web search the text is kept: grounding arrives at the end and its spans cover all of it.
+        self.web_search = web_search
+        self._text: dict[int, list[str]] = {}
+        self._cited: dict[int, int] = {}
         self.request_id = request_id
         self.include_usage = include_usage
         self.n = n
@@ -85,6 +92,8 @@ class ChatEncoder:
                 if text:
                     self._open(ev.index, out)
                     out.append(self._chunk(ev.index, {"content": text}, logprobs=probs.pop(ev.index, None)))
+                    if self.web_search:
+                        self._text.setdefault(ev.index, []).append(text)
             elif isinstance(ev, ThoughtDelta):
                 if ev.text:
                     self._open(ev.index, out)
@@ -95,7 +104,19 @@ class ChatEncoder:
                 self._reasons[ev.index] = ev.reason
             elif isinstance(ev, Usage):
                 self.usage = ev
+        if self.web_search:
+            self._annotate(chunk, out)
         return out
+
+    def _annotate(self, chunk: JSON, out: list[bytes]) -> None:
+        """Citations as an `annotations` delta once grounding arrives; only new ones if it comes again."""
+        for index, meta in candidate_grounding(chunk).items():
+            notes = url_citations(meta, "".join(self._text.get(index, ())))
+            sent = self._cited.get(index, 0)
+            if len(notes) > sent:
+                self._cited[index] = len(notes)
+                self._open(index, out)
+                out.append(self._chunk(index, {"annotations": notes[sent:]}))
 
     def _tool_call(self, ev: ToolCall, out: list[bytes]) -> None:
         self._open(ev.index, out)

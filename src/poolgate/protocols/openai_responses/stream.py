@@ -16,6 +16,7 @@ import orjson
 
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.hub.events import SAFETY_REASONS, Finish, TextDelta, ThoughtDelta, ToolCall, Usage, events_from_chunk
+from poolgate.hub.grounding import citations, grounding_of
 from poolgate.hub.types import JSON
 from poolgate.protocols import sse
 from poolgate.protocols.openai_chat.errors import error_object
@@ -256,7 +257,50 @@ class ResponsesEncoder:
                 self._reason = ev.reason
             elif isinstance(ev, Usage):
                 self.usage = ev
+        candidates = chunk.get("candidates")
+        if candidates and isinstance(candidates, list):
+            meta = grounding_of(candidates[0])
+            if meta is not None:
+                self._annotate(meta, out)
         return out
+
+    def _annotate(self, meta: JSON, out: list[bytes]) -> None:
+        """Google Search grounding as url_citation annotations on the message text each span falls in.
+
+        The spans count over all of the answer's text; an answer split by a function call has several
+        message items. Only the open one can still announce them; a closed one gets them in the final
+        Response. Grounding sent again adds nothing twice.
+        """
+        open_id = self._open["id"] if self._open is not None else None
+        messages = [(i, item) for i, item in enumerate(self.response["output"]) if item["type"] == "message"]
+        texts = [item["content"][0]["text"] for _, item in messages]
+        starts = [sum(len(t) for t in texts[:k]) for k in range(len(texts))]
+        for cite in citations(meta, "".join(texts)):
+            for (index, item), base, text in zip(messages, starts, texts, strict=True):
+                if not base <= cite.start < base + len(text):
+                    continue
+                part = item["content"][0]
+                note = {
+                    "type": "url_citation",
+                    "start_index": cite.start - base,
+                    "end_index": min(cite.end - base, len(text)),
+                    "url": cite.url,
+                    "title": cite.title,
+                }
+                if note not in part["annotations"]:
+                    part["annotations"].append(note)
+                    if item["id"] == open_id:
+                        out.append(
+                            self._item_event(
+                                "response.output_text.annotation.added",
+                                item,
+                                index,
+                                content_index=0,
+                                annotation_index=len(part["annotations"]) - 1,
+                                annotation=note,
+                            )
+                        )
+                break
 
     def finish(self) -> list[bytes]:
         out: list[bytes] = []

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from poolgate.errors import invalid
+from poolgate.hub.grounding import combines_search_with_functions
 from poolgate.hub.types import JSON
 from poolgate.protocols.schema import sanitize_tool_parameters
 
@@ -42,12 +43,6 @@ def _declaration(tool: dict[str, Any], name: str, where: str) -> JSON:
     if cleaned is not None:
         decl["parameters"] = cleaned
     return decl
-
-
-def combines_search_with_functions(model: str) -> bool:
-    """Gemini 3 and later accept built-in tools together with function declarations; 1.x and 2.x do not."""
-    name = model.lower().removeprefix("models/")
-    return name.startswith("gemini-") and not name.startswith(("gemini-1", "gemini-2"))
 
 
 def convert_tools(tools: object, tool_choice: object, parallel: object, model: str = "") -> ToolSet:

@@ -43,6 +43,7 @@ async def chat_completions(req: Request, ctx: RequestContext, svc: Services) -> 
             n=chat.n,
             logprobs=chat.logprobs,
             legacy_functions=chat.legacy_functions,
+            web_search=chat.web_search,
         ),
         make_encoder=lambda: ChatEncoder(
             request_id=ctx.request_id,
@@ -52,6 +53,7 @@ async def chat_completions(req: Request, ctx: RequestContext, svc: Services) -> 
             n=chat.n,
             logprobs=chat.logprobs,
             legacy_functions=chat.legacy_functions,
+            web_search=chat.web_search,
         ),
         media_fields=chat.media_fields,
     )
