@@ -182,11 +182,13 @@ class Gateway:
         # max_attempts bounds the rest (5xx, empty streams, per-request throttling), which retry in place.
         avoid: set[str] = set()
         retries_left = self.max_attempts
-        calls_left = self.max_attempts + self.scheduler.usable_count() + 1  # +1: one cache_first wait
+        # Counted at the first failure from the pool's size (+1: one cache_first wait); an answer at
+        # the first attempt, the usual case, never needs it.
+        calls_left: int | None = None
         waited = False  # a conversation waits for its account once per request; then it moves on
         last: tuple[Decision, UpstreamFailure] | None = None
         ready_at: dict[str, float] = {}  # when an account that failed at request scope may be tried again
-        while retries_left > 0 and calls_left > 0:
+        while retries_left > 0 and (calls_left is None or calls_left > 0):
             pick = await self.scheduler.pick(call.model, call.session_key, set(), avoid, call.deadline, not waited)
             if pick is None:
                 break
@@ -199,13 +201,16 @@ class Gateway:
                 await self.clock.sleep(wait)
             ctx.account = account
             ctx.attempts += 1
-            calls_left -= 1
+            if calls_left is not None:
+                calls_left -= 1
             started = self.clock.now()
             t0 = time.perf_counter()
             try:
                 result = await self._call(call, account, attempt)
             except UpstreamFailure as failure:
                 ctx.upstream_seconds += time.perf_counter() - t0
+                if calls_left is None:
+                    calls_left = self.max_attempts + self.scheduler.usable_count()  # this attempt counted
                 decision = await self.scheduler.record_failure(account, call.model, failure, call.session_key)
                 if self.on_failure is not None:
                     self.on_failure(decision.kind)

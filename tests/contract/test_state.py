@@ -75,6 +75,10 @@ async def test_failure_counts_add_up_and_reset(handles: Handles) -> None:
     await state.reset_failures("a1")
     assert await state.failure_count("a1", now + 2) == 0
     assert await state.failure_count(f"a1:{FLASH}", now + 2) == 1
+    await state.add_failure("a2", now + 1)
+    await state.reset_failures(f"a1:{FLASH}", "a2", "never-failed")
+    assert [await state.failure_count(k, now + 2) for k in (f"a1:{FLASH}", "a2")] == [0, 0]
+    await state.reset_failures()
 
 
 async def test_session_bindings_hold_until_their_time_and_unbind(handles: Handles) -> None:

@@ -247,14 +247,14 @@ class Scheduler:
         """A success clears its scope: the account and account × model cooldowns set before it started."""
         now = self.clock.now()
         current = await self.state.cooldowns(now)
-        keys = [
-            k
-            for k in (account.id, f"{account.id}:{model}")
-            if k in current and (not started or current[k].since <= started)
-        ]
+        scoped = f"{account.id}:{model}"
+        keys = (
+            [k for k in (account.id, scoped) if k in current and (not started or current[k].since <= started)]
+            if current
+            else []
+        )
         cleared = await self.state.clear_cooldowns(keys) if keys else []
-        await self.state.reset_failures(account.id)
-        await self.state.reset_failures(f"{account.id}:{model}")
+        await self.state.reset_failures(account.id, scoped)  # one round trip on Redis
         if cleared and self._persist_cooldowns is not None:
             self._persist_cooldowns([], cleared)
 
@@ -323,8 +323,7 @@ class Scheduler:
         current = await self.state.cooldowns(now)
         keys = [k for k, c in current.items() if account_id is None or c.account_id == account_id]
         cleared = await self.state.clear_cooldowns(keys)
-        for key in {account_id} if account_id else {a.id for a in self._accounts}:
-            await self.state.reset_failures(key)
+        await self.state.reset_failures(*({account_id} if account_id else {a.id for a in self._accounts}))
         if cleared and self._persist_cooldowns is not None:
             self._persist_cooldowns([], cleared)
         return cleared

@@ -24,7 +24,7 @@ class SharedState(Protocol):
 
     async def add_failure(self, key: str, now: float) -> int: ...
 
-    async def reset_failures(self, key: str) -> None: ...
+    async def reset_failures(self, *keys: str) -> None: ...
 
     async def binding(self, session: str, now: float) -> str | None: ...
 
@@ -42,6 +42,8 @@ class MemoryState:
         self._bindings: dict[str, tuple[str, float]] = {}
 
     async def cooldowns(self, now: float) -> dict[str, Cooldown]:
+        if not self._cooldowns:
+            return self._cooldowns
         expired = [k for k, c in self._cooldowns.items() if c.until <= now]
         for key in expired:
             del self._cooldowns[key]
@@ -65,8 +67,9 @@ class MemoryState:
         self._failures[key] = (count, now)
         return count
 
-    async def reset_failures(self, key: str) -> None:
-        self._failures.pop(key, None)
+    async def reset_failures(self, *keys: str) -> None:
+        for key in keys:
+            self._failures.pop(key, None)
 
     async def binding(self, session: str, now: float) -> str | None:
         entry = self._bindings.get(session)

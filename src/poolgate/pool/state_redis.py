@@ -102,8 +102,9 @@ class RedisState:
             count, _ = await pipe.execute()
         return int(count)
 
-    async def reset_failures(self, key: str) -> None:
-        await self.client.unlink(self._fail_key(key))
+    async def reset_failures(self, *keys: str) -> None:
+        if keys:
+            await self.client.unlink(*(self._fail_key(key) for key in keys))
 
     # -- session bindings
     def _bind_key(self, session: str) -> str:

@@ -251,7 +251,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
             if route.logged:
                 # The body is read before the watcher starts so the two never compete for receive().
                 await req.body(body_limit)
-                watcher = _watch_disconnect(receive, svc.gateway.timers)
+                watcher = DisconnectWatch(receive, svc.gateway.timers)
             response = await route.handler(req, ctx, svc)
         except GatewayError as err:
             response = _error_response(err, protocol, ctx, svc)
@@ -399,7 +399,3 @@ class DisconnectWatch:
             self._key = None
         if self._task is not None:
             self._task.cancel()
-
-
-def _watch_disconnect(receive: Receive, timers: Sweeper) -> DisconnectWatch:
-    return DisconnectWatch(receive, timers)

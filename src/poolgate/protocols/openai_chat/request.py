@@ -179,7 +179,8 @@ def to_hub(body: dict[str, Any], resolve: Callable[[str], str] = lambda m: m) ->
     """`resolve` maps the client model to the upstream one: reasoning settings depend on the family."""
     model = fields.req_str(body, "model")
     legacy = body.get("functions") is not None and body.get("tools") is None
-    body = tools.legacy_to_tools(body)
+    if legacy:
+        body = tools.legacy_to_tools(body)
     messages = fields.opt_list(body, "messages")
     if not messages:
         raise invalid("'messages' must be a non-empty array.", "messages")
@@ -191,8 +192,9 @@ def to_hub(body: dict[str, Any], resolve: Callable[[str], str] = lambda m: m) ->
     hub: GenerateContentRequest = {"contents": contents}
     if system:
         hub["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
-    decls = tools.declarations(body)
-    tool_config, decls = tools.tool_config(body, decls)
+    # Most requests carry neither key; both readers answer "nothing" for a missing one.
+    decls = tools.declarations(body) if "tools" in body else []
+    tool_config, decls = tools.tool_config(body, decls) if "tool_choice" in body else (None, decls)
     upstream_model = resolve(model)
     search = "web_search_options" in body and fields.opt_dict(body, "web_search_options") is not None
     hub_tools: list[JSON] = [{"functionDeclarations": decls}] if decls else []
