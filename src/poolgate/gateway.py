@@ -107,12 +107,9 @@ class Gateway:
         # Told the class of every upstream failure (for metrics); must be cheap and never raise.
         self.on_failure: Callable[[str], None] | None = None
 
-    def transport_for(self, account: Account) -> Transport:
-        return self.transports[account.kind]
-
     async def generate(self, call: UpstreamCall, ctx: RequestContext) -> JSON:
         async def attempt(account: Account) -> JSON:
-            result = await self.transport_for(account).generate(account, call)
+            result = await self.transports[account.kind].generate(account, call)
             if not chunk_has_content(result) and not result.get("candidates"):
                 raise UpstreamFailure(empty=True)
             return result
@@ -121,7 +118,7 @@ class Gateway:
 
     async def open_stream(self, call: UpstreamCall, ctx: RequestContext) -> OpenStream:
         async def attempt(account: Account) -> OpenStream:
-            agen = self.transport_for(account).stream(account, call)
+            agen = self.transports[account.kind].stream(account, call)
             held: list[JSON] = []
             try:
                 async for chunk in agen:
@@ -140,7 +137,7 @@ class Gateway:
         """countTokens on a usable account; `call.body` is the countTokens request body."""
 
         async def attempt(account: Account) -> JSON:
-            return await self.transport_for(account).count_tokens(account, call.model, call.body)
+            return await self.transports[account.kind].count_tokens(account, call.model, call.body)
 
         return await self._run(call, ctx, attempt)
 
@@ -152,30 +149,33 @@ class Gateway:
 
         return report
 
-    async def _attempt(self, call: UpstreamCall, account: Account, attempt: Callable[[Account], Awaitable[T]]) -> T:
-        """One upstream attempt, bounded by the attempt timeout and the request's deadline."""
-        limit = self.attempt_timeout
-        if call.deadline:
-            limit = min(limit, call.deadline - self.clock.now())
-        if limit <= 0:
-            raise UpstreamFailure(timeout=True, text="request deadline reached")
-        try:
-            with self.timers.timeout(limit):
-                return await attempt(account)
-        except TimeoutError:
-            raise UpstreamFailure(timeout=True, text=f"no answer within {limit:.0f}s") from None
-
     async def _call(self, call: UpstreamCall, account: Account, attempt: Callable[[Account], Awaitable[T]]) -> T:
-        """An attempt; on a 401 from a transport that can renew its token, renew once and try again."""
-        try:
-            return await self._attempt(call, account, attempt)
-        except UpstreamFailure as failure:
-            transport = self.transport_for(account)
-            if not (self.scheduler.classifier.rule_for(failure).refresh and isinstance(transport, Refreshable)):
-                raise
+        """One upstream attempt, bounded by the attempt timeout and the request's deadline.
+
+        On a 401 from a transport that can renew its token, the token is renewed once and the
+        attempt made again (with what is left of the deadline).
+        """
+        renewed = False
+        while True:
+            limit = self.attempt_timeout
+            if call.deadline:
+                limit = min(limit, call.deadline - self.clock.now())
+            if limit <= 0:
+                raise UpstreamFailure(timeout=True, text="request deadline reached")
+            try:
+                with self.timers.timeout(limit):
+                    return await attempt(account)
+            except TimeoutError:
+                raise UpstreamFailure(timeout=True, text=f"no answer within {limit:.0f}s") from None
+            except UpstreamFailure as failure:
+                transport = self.transports[account.kind]
+                if renewed or not (
+                    self.scheduler.classifier.rule_for(failure).refresh and isinstance(transport, Refreshable)
+                ):
+                    raise
             log.info("request %s: 401 from %s, refreshing its token once", call.request_id, account.display_name)
             await transport.force_refresh(account)
-        return await self._attempt(call, account, attempt)
+            renewed = True
 
     async def _run(self, call: UpstreamCall, ctx: RequestContext, attempt: Callable[[Account], Awaitable[T]]) -> T:
         # Failures that cool or park an account take it out of this request and are bounded by the pool;

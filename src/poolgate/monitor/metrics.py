@@ -80,7 +80,10 @@ class Metrics(Collector):
         route = self._routes.get(ctx.route)
         if route is None:
             route = self._route(ctx.route)
-        key = (route, ctx.status, self._model(ctx.client_model), self._model(ctx.mapped_model))
+        models = self._models  # known names skip the call: this runs on every request
+        client = ctx.client_model if ctx.client_model in models else self._model(ctx.client_model)
+        mapped = ctx.mapped_model if ctx.mapped_model in models else self._model(ctx.mapped_model)
+        key = (route, ctx.status, client, mapped)
         self.requests[key] = self.requests.get(key, 0) + 1
         latency = self.latency.get(route)
         if latency is None:

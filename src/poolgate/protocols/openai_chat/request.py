@@ -212,8 +212,8 @@ def to_hub(body: dict[str, Any], resolve: Callable[[str], str] = lambda m: m) ->
     config = options.generation_config(body, upstream_model)
     if config:
         hub["generationConfig"] = config
-    stream = bool(fields.opt_bool(body, "stream"))
-    stream_options = fields.opt_dict(body, "stream_options") or {}
+    stream = "stream" in body and bool(fields.opt_bool(body, "stream"))
+    stream_options = (fields.opt_dict(body, "stream_options") if "stream_options" in body else None) or {}
     return ChatRequest(
         model=model,
         hub=hub,
