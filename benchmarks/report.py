@@ -408,6 +408,8 @@ its own commit with the before/after numbers:
 | Request log written by its own process (`monitor/sinks.py`, `monitor/writer.py`): the event loop only builds plain rows and writes each batch to a pipe. With the writer as a thread, the same build without the log served 16 % more requests at c=16 and used ~60 µs less CPU per request, mostly GIL hand-offs between the thread and the loop (strace: ~14 futex calls per request with the log on, 0.1 with it off) | thread writer: added median 398 µs, c=16 2,641 req/s, 408 µs CPU per request (interleaved A/B, 10 rounds) | process writer: 330 µs, 3,075 req/s, 359 µs CPU per request (writer process included) |
 | Request log: each flush writes the rows queued when it began (`monitor/records.py`). It used to drain "until the queue is empty" while requests kept queueing during each write, so under steady load it never stopped and sent a batch of a row or two per round trip to the writer | strace, 2,000 sequential chats: the gateway made 3.2 writes and 2.2 reads per request (the floor 3.0 and 2.0), the writer ~5 `pwrite64` per request | 3.0 writes and 2.0 reads per request, one batch per 0.5 s. The thread-vs-process comparison in the row above was measured with this bug present (its futex hand-offs were a thread hop per tiny batch); re-measured after the fix, a thread writer was no slower (4 fresh pairs: added latency 1.34× against 1.59× the floor's, c=16 0.53 against 0.52), so the question was reopened |
 | Writer thread against writer process, measured again after the batching fix: eight fresh pairs of gateways (3 rounds of 400 sequential chats and 1.5 s at c=16 each). A thread writer was put on main after a shorter run (six pairs, 0.8 s at c=16: latency 1.45× against 1.83×, c=16 equal at 0.54) and reverted on this longer one, whose c=16 windows carry more log writing (a full `make bench` of the thread build, 14:56 UTC on 80bb4c5 on a busier machine, had also come out worse than the runs before it: latency 1.98× the floor's, throughput 0.52 / 0.51 / 0.59); kept with it: a SIGTERM or Ctrl-C now lets the gateway write what is queued before it exits (uvicorn re-raised the signal under the default handler, which lost up to half a second of rows) | thread writer: c=16 0.49 of the floor's throughput (median), CPU per request 2.09× the floor's; added latency 1.67× | process writer: 0.53 (ahead in 6 of 8 pairs), 2.03× (less in 5 of 8); 2.04× (latency ahead in 5 of 8: no difference) |
+| Less code per chat request (`protocols/openai_chat/request.py`, `gateway.py`, `pool/`): tool readers only for bodies with tools, the pool-size bound of the retry loop counted at the first failure instead of on every request (an O(accounts) scan), both failure counters of a success cleared in one call (one Redis UNLINK instead of two), no cooldown walk when nothing cools | 96 own functions per chat request; six fresh pairs: added latency 1.65× the floor's, c=16 0.55, CPU per request 1.93× the floor's | 88 functions; 1.49×, 0.60, 1.78× (latency and CPU better in 5 of 6 pairs) |
+| The attempt and its one token renewal in one method; no `transport_for` call; known model labels in the metrics without a call | 88 own functions; six fresh pairs: 1.57×, c=16 0.60, CPU 1.83× | 83 functions; 1.51×, 0.58, 1.81× (no measurable difference; kept as no harder to read) |
 
 Measured and rejected: building and redacting log rows on the event loop in slices of 50 between
 requests (instead of in the writer thread). In an interleaved A/B it added 8 % to the added latency
@@ -427,17 +429,23 @@ the gap to the floor measured in the real server.
 
 What is left is spread thin, and it is the number of distinct code paths more than any one of them.
 Counted with `sys.setprofile` in-process (upstream canned, so neither count includes aiohttp or
-uvicorn), one chat request makes 116 calls into 96 distinct functions of poolgate's own, across 26
-modules (scheduler 8, signatures 7, app 7, field readers 7, gateway 7, chat request 7, timers 6, …);
-the floor makes 7 calls into 6. In the real server the caches are cold at each step, because the
+uvicorn), one chat request makes 97 calls into 83 distinct functions of poolgate's own (116 into 96
+before the last two rows of the table above; scheduler, signatures, app, field readers, chat request,
+timers, …); the floor makes 7 calls into 6. The first cut of 8 functions measured as ~8 % less CPU
+per request in the real server, the next 5 as nothing: the effect is real but small against the noise. In the real server the caches are cold at each step, because the
 load generator and the stub run on the same two cores in between, so each of those functions costs
 two to three times its in-process price: the gateway uses ~200–250 µs more CPU per request than the
 floor although its code costs ~70 µs more in a hot loop. This is also why the mypyc build above
 lost. In-process one chat request costs poolgate ~84 µs: parsing and validating the OpenAI body into
 the hub (~8 µs), building the answer (~8 µs), routing, the session key, picking an account,
 signatures, the attempt timeout, headers, metrics and queueing the log row at 1–3 µs each; no single
-step stands out in a py-spy profile. With the log writer in its own process, turning the log off
-no longer changes the added latency measurably (+5 % c=16 throughput). The largest single items in
+step stands out in a py-spy profile. An ablation on the real server (fresh processes, CPU per
+sequential request) put the floor's own app inside a poolgate process at the floor's cost (so
+imports, GC settings and background tasks cost nothing measurable), poolgate's ASGI layer around
+the floor's handler at ~+65–95 µs, and the handler (routing, conversion, scheduling, signatures) at
+~+170–200 µs; swapping poolgate's aiohttp transport for the floor's changed nothing. With the log
+writer in its own process, turning the log off no longer changes the added latency measurably
+(+5 % c=16 throughput). The largest single items in
 both poolgate's and the floor's profiles are the socket writes to the upstream and to the client.
 
 **Reading the numbers.** The machine is shared with other work, so tails (p99) are dominated by
