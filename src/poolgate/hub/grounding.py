@@ -5,6 +5,9 @@ are the sources, `groundingSupports` tie a `segment` of the answer to some of th
 `startIndex` / `endIndex` count UTF-8 bytes (zero is left out of the JSON), and clients index text
 by characters, so the span is converted; when the byte span does not hold the segment's quoted
 `text` (a different counting, or a segment of another part) the quote is looked up instead.
+
+Asking for search is here too (`add_search`): the one rule for when it may join function declarations,
+shared by every protocol that offers it beside functions.
 """
 
 from __future__ import annotations
@@ -26,6 +29,22 @@ def combines_search_with_functions(model: str) -> bool:
     """Gemini 3 and later accept Google Search together with function declarations; 1.x and 2.x do not."""
     name = model.lower().removeprefix("models/")
     return name.startswith("gemini-") and not name.startswith(("gemini-1", "gemini-2"))
+
+
+def add_search(hub_tools: list[JSON], tool_config: JSON | None, model: str) -> JSON | None:
+    """Add Google Search to `hub_tools` where Gemini takes it; returns the toolConfig to send.
+
+    Beside function declarations only Gemini 3 and later take it, and only with
+    `includeServerSideToolInvocations` (without the flag such a request is a 400); older models reject
+    the mix, so there the functions are kept and search is left out.
+    """
+    has_functions = any("functionDeclarations" in tool for tool in hub_tools)
+    if has_functions and not combines_search_with_functions(model):
+        return tool_config
+    hub_tools.append({"googleSearch": {}})
+    if has_functions:
+        return {**(tool_config or {}), "includeServerSideToolInvocations": True}
+    return tool_config
 
 
 def grounding_of(candidate: object) -> JSON | None:

@@ -10,7 +10,7 @@ import orjson
 
 from poolgate.errors import invalid
 from poolgate.hub.contents import append_turn
-from poolgate.hub.grounding import combines_search_with_functions
+from poolgate.hub.grounding import add_search
 from poolgate.hub.types import JSON, Content, FunctionResponse, GenerateContentRequest, Part
 from poolgate.protocols import fields
 from poolgate.protocols.openai_chat import options, tools
@@ -199,12 +199,7 @@ def to_hub(body: dict[str, Any], resolve: Callable[[str], str] = lambda m: m) ->
     search = "web_search_options" in body and fields.opt_dict(body, "web_search_options") is not None
     hub_tools: list[JSON] = [{"functionDeclarations": decls}] if decls else []
     if search:
-        # Gemini before 3 takes Google Search only without functions; then the functions win.
-        combined = bool(decls) and combines_search_with_functions(upstream_model)
-        if combined or not decls:
-            hub_tools.append({"googleSearch": {}})
-        if combined:
-            tool_config = {**(tool_config or {}), "includeServerSideToolInvocations": True}
+        tool_config = add_search(hub_tools, tool_config, upstream_model)
     if hub_tools:
         hub["tools"] = hub_tools
     if tool_config is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from poolgate.errors import invalid
-from poolgate.hub.grounding import combines_search_with_functions
+from poolgate.hub.grounding import add_search
 from poolgate.hub.types import JSON
 from poolgate.protocols.schema import sanitize_tool_parameters
 
@@ -78,12 +78,9 @@ def convert_tools(tools: object, tool_choice: object, parallel: object, model: s
             wants_search = True
     if declarations:
         out.hub_tools.append({"functionDeclarations": declarations})
-    combined = bool(declarations) and wants_search and combines_search_with_functions(model)
-    if wants_search and (combined or not declarations):
-        out.hub_tools.append({"googleSearch": {}})
     out.tool_config = _tool_config(tool_choice, out, declarations)
-    if combined:
-        out.tool_config = {**(out.tool_config or {}), "includeServerSideToolInvocations": True}
+    if wants_search:
+        out.tool_config = add_search(out.hub_tools, out.tool_config, model)
     return out
 
 
