@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.conftest import Gateway, Simulator, _clean_env
@@ -91,3 +92,28 @@ def test_tool_round_trip_reads_a_file(gw: Gateway, simulator: Simulator, tmp_pat
         if part.get("functionCall", {}).get("name") == "Read"
     ]
     assert replayed and all(p.get("thoughtSignature", "").startswith("sig-") for p in replayed)
+
+
+def test_web_search_tool_gets_google_search_results(gw: Gateway, simulator: Simulator, tmp_path: Path) -> None:
+    # Claude Code defers WebSearch: the model loads it with ToolSearch, then calls it. WebSearch then sends
+    # its own request with Anthropic's web_search server tool, and gives the main conversation the links.
+    simulator.script(
+        KEY,
+        {"function_calls": [{"name": "ToolSearch", "args": {"query": "select:WebSearch", "max_results": 1}}]},
+        {"function_calls": [{"name": "WebSearch", "args": {"query": "poolgate gateway release"}}]},
+        {"delay": 0},  # the search request itself: the simulator's default answer, grounded
+    )
+    result = run_claude(gw, tmp_path, "Search the web for poolgate.", "--allowedTools", "WebSearch,ToolSearch")
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = simulator.calls(KEY)
+    searches = [c for c in calls if {"googleSearch": {}} in ((c["body"] or {}).get("tools") or [])]
+    assert len(searches) == 1, [c["body"].get("tools") for c in calls]
+    responses = [
+        orjson.dumps(part["functionResponse"]).decode()
+        for call in calls
+        for content in (call["body"] or {}).get("contents", [])
+        for part in content.get("parts", [])
+        if part.get("functionResponse", {}).get("name") == "WebSearch"
+    ]
+    assert responses and "https://example.com/search/" in responses[-1], (responses, result.stdout)
+    assert "Tool result:" in result.stdout, result.stdout

@@ -52,6 +52,26 @@ def grounding_of(candidate: object) -> JSON | None:
     return meta if isinstance(meta, dict) else None
 
 
+def first_grounding(chunk: JSON) -> JSON | None:
+    """The grounding of a response's first candidate (the only one for Anthropic and Responses)."""
+    candidates = chunk.get("candidates")
+    return grounding_of(candidates[0]) if isinstance(candidates, list) and candidates else None
+
+
+def sources(metadata: JSON) -> list[tuple[str, str]]:
+    """The (url, title) of each web source, once each, in the metadata's order."""
+    seen: dict[str, str] = {}
+    for chunk in metadata.get("groundingChunks") or ():
+        source = _source(chunk)
+        if source is not None and source[0] not in seen:
+            seen[source[0]] = source[1]
+    return list(seen.items())
+
+
+def queries(metadata: JSON) -> list[str]:
+    return [q for q in metadata.get("webSearchQueries") or () if isinstance(q, str) and q]
+
+
 def citations(metadata: JSON, text: str) -> list[Citation]:
     """Every (span, source) pair the metadata states, in its order; spans not found in `text` are left out."""
     sources = [_source(chunk) for chunk in metadata.get("groundingChunks") or ()]

@@ -32,6 +32,7 @@ class Reply:
     usage: dict[str, Any] | None = None
     candidate_count: int = 1
     logprobs: int | None = None  # None: not asked; else alternatives per token
+    grounding: dict[str, Any] | None = None  # Google Search metadata, when the request offered search
 
 
 def reply_for(model: str, body: dict[str, Any], step: Step | None) -> Reply:
@@ -51,7 +52,29 @@ def reply_for(model: str, body: dict[str, Any], step: Step | None) -> Reply:
         usage = step.usage
     if usage is None:
         usage = compute_usage(body, text, calls, thoughts)
-    return Reply(text, thoughts, calls, finish, usage, _candidate_count(body), wants_logprobs(body))
+    grounding = grounding_for(_last_user_text(_contents(body)), text) if _offers_search(body) else None
+    return Reply(text, thoughts, calls, finish, usage, _candidate_count(body), wants_logprobs(body), grounding)
+
+
+def grounding_for(query: str, text: str) -> dict[str, Any] | None:
+    """What Gemini attaches to a searched answer: the query, two sources, and the answer text backed by both.
+
+    The sources are under example.com (nothing is fetched); offsets count UTF-8 bytes, as Gemini's do.
+    """
+    query = " ".join(query.split())[:_ECHO_LIMIT]
+    if not query or not text:
+        return None
+    slug = re.sub(r"[^a-z0-9]+", "-", query.lower()).strip("-")[:40] or "q"
+    return {
+        "webSearchQueries": [query],
+        "groundingChunks": [
+            {"web": {"uri": f"https://example.com/search/{slug}/1", "title": "example.com"}},
+            {"web": {"uri": f"https://news.example.com/search/{slug}/2", "title": "news.example.com"}},
+        ],
+        "groundingSupports": [
+            {"segment": {"endIndex": len(text.encode()), "text": text}, "groundingChunkIndices": [0, 1]},
+        ],
+    }
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:
@@ -181,6 +204,13 @@ def _declared_functions(body: dict[str, Any]) -> set[str]:
             if isinstance(decl, dict) and isinstance(decl.get("name"), str):
                 names.add(decl["name"])
     return names
+
+
+def _offers_search(body: dict[str, Any]) -> bool:
+    tools = body.get("tools")
+    return isinstance(tools, list) and any(
+        isinstance(t, dict) and ("googleSearch" in t or "google_search" in t) for t in tools
+    )
 
 
 def _json_answer(config: dict[str, Any], user_text: str) -> str:

@@ -30,6 +30,8 @@ def response_body(reply: Reply, model: str, response_id: str) -> dict[str, Any]:
     if reply.logprobs is not None:
         for candidate in candidates:
             candidate["logprobsResult"] = logprobs_result(reply.text, reply.logprobs)
+    if reply.grounding is not None:
+        candidates[0]["groundingMetadata"] = reply.grounding
     return {
         "candidates": candidates,
         "usageMetadata": reply.usage,
@@ -67,6 +69,8 @@ def stream_chunks(reply: Reply, model: str, response_id: str, text_chunks: int) 
         if n == last:
             candidate["finishReason"] = reply.finish_reason
             chunk["usageMetadata"] = reply.usage
+            if reply.grounding is not None:
+                candidate["groundingMetadata"] = reply.grounding
         chunk["modelVersion"] = model
         chunk["responseId"] = response_id
         chunks.append(chunk)

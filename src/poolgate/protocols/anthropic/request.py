@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from poolgate.errors import invalid
+from poolgate.hub.grounding import add_search
 from poolgate.hub.types import JSON, GenerateContentRequest
 from poolgate.protocols import fields
 from poolgate.protocols.anthropic import content
@@ -30,19 +31,22 @@ class MessagesRequest:
     stop_sequences: list[str] = field(default_factory=list)
     session_hint: str = ""
     max_tokens: int | None = None
+    web_search: bool = False  # Google Search is in the upstream tools: its grounding comes back as search blocks
 
 
-def tools_to_hub(tools: list[Any]) -> tuple[list[JSON], set[str]]:
+def tools_to_hub(tools: list[Any]) -> tuple[list[JSON], set[str], set[str]]:
+    """Function declarations for Gemini, their names, and the names of the web search tools among them."""
     declarations: list[JSON] = []
     names: set[str] = set()
-    search = False
+    searches: set[str] = set()
     for i, tool in enumerate(tools):
         at = f"tools[{i}]"
         if not isinstance(tool, dict):
             raise invalid(f"'{at}' must be an object.", at)
         kind = tool.get("type")
         if isinstance(kind, str) and kind.startswith("web_search"):
-            search = True
+            name = tool.get("name")
+            searches.add(name if isinstance(name, str) and name else "web_search")
             continue
         if kind not in (None, "custom"):
             raise invalid(f"Tool type '{kind}' at '{at}.type' is not supported; declare it as a custom tool.", at)
@@ -62,13 +66,10 @@ def tools_to_hub(tools: list[Any]) -> tuple[list[JSON], set[str]]:
     hub_tools: list[JSON] = []
     if declarations:
         hub_tools.append({"functionDeclarations": declarations})
-    elif search:
-        # Gemini cannot mix Google Search with function declarations; search is offered only alone.
-        hub_tools.append({"googleSearch": {}})
-    return hub_tools, names
+    return hub_tools, names, searches
 
 
-def tool_config(choice: object, names: set[str]) -> JSON | None:
+def tool_config(choice: object, names: set[str], searches: Collection[str] = ()) -> JSON | None:
     if choice is None:
         return None
     if not isinstance(choice, dict) or choice.get("type") not in _TOOL_CHOICE_MODES:
@@ -77,12 +78,20 @@ def tool_config(choice: object, names: set[str]) -> JSON | None:
     config: JSON = {"mode": _TOOL_CHOICE_MODES[kind]}
     if kind == "tool":
         name = fields.req_str(choice, "name", "tool_choice.name")
+        if name in searches and name not in names:
+            # Claude Code's WebSearch asks for its search this way. Gemini cannot be made to search, only
+            # offered it; what can be honoured is that no function is called instead.
+            return {"functionCallingConfig": {"mode": "NONE"}} if names else None
         if name not in names:
             raise invalid(f"'tool_choice.name' names '{name}', which is not in 'tools'.", "tool_choice.name")
         config["allowedFunctionNames"] = [name]
     elif not names:
         return None
     return {"functionCallingConfig": config}
+
+
+def _forbids_tools(choice: object) -> bool:
+    return isinstance(choice, dict) and choice.get("type") == "none"
 
 
 def thinking_config(body: dict[str, Any]) -> JSON | None:
@@ -131,8 +140,13 @@ def session_hint(body: dict[str, Any]) -> str:
     return f"user_id:{user}" if isinstance(user, str) and user else ""
 
 
-def to_hub(body: dict[str, Any], *, for_count: bool = False) -> MessagesRequest:
-    """Parse a Messages (or count_tokens) body; `for_count` relaxes what counting does not need."""
+def to_hub(
+    body: dict[str, Any], *, for_count: bool = False, resolve: Callable[[str], str] = lambda m: m
+) -> MessagesRequest:
+    """Parse a Messages (or count_tokens) body; `for_count` relaxes what counting does not need.
+
+    `resolve` maps the client model to the upstream one: whether search may join functions depends on it.
+    """
     model = fields.req_str(body, "model")
     max_tokens = fields.opt_int(body, "max_tokens", lo=1)
     if max_tokens is None and not for_count:
@@ -147,10 +161,12 @@ def to_hub(body: dict[str, Any], *, for_count: bool = False) -> MessagesRequest:
     system = content.system_texts(body.get("system")) + conv.system
     if system:
         hub["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
-    hub_tools, names = tools_to_hub(fields.opt_list(body, "tools") or [])
+    hub_tools, names, searches = tools_to_hub(fields.opt_list(body, "tools") or [])
+    choice = tool_config(body.get("tool_choice"), names, searches)
+    if searches and not _forbids_tools(body.get("tool_choice")):
+        choice = add_search(hub_tools, choice, resolve(model))
     if hub_tools:
         hub["tools"] = hub_tools
-    choice = tool_config(body.get("tool_choice"), names)
     if choice is not None:
         hub["toolConfig"] = choice
     config = generation_config(body, max_tokens)
@@ -164,6 +180,7 @@ def to_hub(body: dict[str, Any], *, for_count: bool = False) -> MessagesRequest:
         stop_sequences=stop_sequences(body),
         session_hint=session_hint(body),
         max_tokens=max_tokens,
+        web_search=any("googleSearch" in tool for tool in hub_tools),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from poolgate.errors import GatewayError
 from poolgate.hub.events import Usage, events_from_chunk
+from poolgate.hub.grounding import first_grounding
 from poolgate.hub.types import JSON
 from poolgate.protocols import sse
 from poolgate.protocols.anthropic.blocks import BlockAssembler, usage_json
@@ -56,8 +57,7 @@ class MessagesEncoder:
         return []
 
     def feed(self, chunk: JSON) -> list[bytes]:
-        events = events_from_chunk(chunk)
-        block_events = self.assembler.feed(events)
+        block_events = self.assembler.feed(events_from_chunk(chunk), first_grounding(chunk))
         self.usage = self.assembler.usage
         out = self._message_start()
         out.extend(sse.event(str(ev["type"]), ev) for ev in block_events)
@@ -69,7 +69,7 @@ class MessagesEncoder:
         delta = {
             "type": "message_delta",
             "delta": {"stop_reason": self.assembler.stop_reason, "stop_sequence": self.assembler.stop_sequence},
-            "usage": usage_json(self.assembler.usage),
+            "usage": usage_json(self.assembler.usage, self.assembler.searches),
         }
         out.append(sse.event("message_delta", delta))
         out.append(sse.event("message_stop", {"type": "message_stop"}))

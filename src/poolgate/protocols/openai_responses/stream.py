@@ -16,7 +16,7 @@ import orjson
 
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.hub.events import SAFETY_REASONS, Finish, TextDelta, ThoughtDelta, ToolCall, Usage, events_from_chunk
-from poolgate.hub.grounding import citations, grounding_of
+from poolgate.hub.grounding import citations, first_grounding
 from poolgate.hub.types import JSON
 from poolgate.protocols import sse
 from poolgate.protocols.openai_chat.errors import error_object
@@ -257,11 +257,9 @@ class ResponsesEncoder:
                 self._reason = ev.reason
             elif isinstance(ev, Usage):
                 self.usage = ev
-        candidates = chunk.get("candidates")
-        if candidates and isinstance(candidates, list):
-            meta = grounding_of(candidates[0])
-            if meta is not None:
-                self._annotate(meta, out)
+        meta = first_grounding(chunk)
+        if meta is not None:
+            self._annotate(meta, out)
         return out
 
     def _annotate(self, meta: JSON, out: list[bytes]) -> None:

@@ -31,7 +31,7 @@ MODELS_CREATED_AT = datetime.fromtimestamp(openai.MODELS_CREATED, UTC).strftime(
 
 async def messages(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
     body = await openai.read_body(req, ctx, svc)
-    parsed = messages_request.to_hub(body)
+    parsed = messages_request.to_hub(body, resolve=lambda model: svc.router.resolve(model).model)
     session = session_key(req.headers, parsed.session_hint, parsed.hub)
     signatures = svc.signatures
 
@@ -49,6 +49,7 @@ async def messages(req: Request, ctx: RequestContext, svc: Services) -> Response
             thinking=parsed.thinking,
             stop_sequences=parsed.stop_sequences,
             record_call=record,
+            web_search=parsed.web_search,
         )
 
     return await pipeline.run(
