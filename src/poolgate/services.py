@@ -66,7 +66,7 @@ class Services:
     _saved_last_used: dict[str, float] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
-    admin_lockout: AdminLockout = field(default_factory=AdminLockout)
+    admin_lockout: AdminLockout = field(default_factory=lambda: AdminLockout(MemoryState()))
     # The config as loaded from file and environment; `config` is this plus live overrides from the store.
     base_config: Config | None = None
     # Re-reads the config file (set by `poolgate serve`; None when there is no file to re-read).
@@ -226,6 +226,7 @@ async def build_services(
         oauth=oauth,
         api_key=api_key,
         admin_secret=config.proxy.admin_password or api_key,
+        admin_lockout=AdminLockout(scheduler.state),
         key_generated=generated,
         base_config=config,
     )

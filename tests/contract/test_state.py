@@ -108,6 +108,23 @@ async def test_a_second_handle_sees_the_first_ones_writes(handles: Handles) -> N
     assert await first.cooldowns(now) == {}
 
 
+async def test_sign_in_failures_keep_the_window_and_the_newest_few_across_handles(handles: Handles) -> None:
+    first, second = handles(), handles()
+    now = time.time()
+    for n in range(4):
+        await (first if n % 2 else second).add_sign_in_failure("203.0.113.9", now + n, window=60, keep=3)
+    # Two failures in the same instant from two instances both count.
+    await first.add_sign_in_failure("198.51.100.1", now, window=60, keep=3)
+    await second.add_sign_in_failure("198.51.100.1", now, window=60, keep=3)
+    assert await second.sign_in_failures("203.0.113.9", now + 3, window=60) == [now + 1, now + 2, now + 3]
+    assert await first.sign_in_failures("198.51.100.1", now, window=60) == [now, now]
+    # They age out of the window, by the caller's clock.
+    assert await first.sign_in_failures("203.0.113.9", now + 62, window=60) == [now + 3]
+    await second.clear_sign_in_failures("203.0.113.9")
+    assert await first.sign_in_failures("203.0.113.9", now + 3, window=60) == []
+    assert await first.sign_in_failures("192.0.2.1", now, window=60) == []
+
+
 def _scheduler(state: SharedState, clock: FakeClock) -> Scheduler:
     config = load_config("", {}).scheduling
     scheduler = Scheduler(state, clock, config)

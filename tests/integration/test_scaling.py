@@ -67,3 +67,27 @@ def test_a_cooldown_seen_by_one_instance_holds_on_the_other(
     assert {r.headers["x-account-email"] for r in answers} == {"b"}
     assert generate_calls(simulator, KEY_A) == 1
     assert "cooling" in second.cli("accounts", "list").stdout
+
+
+def test_wrong_admin_passwords_count_across_instances(make_gateway: Any, redis_server: Redis, tmp_path: Path) -> None:
+    env = {
+        "POOLGATE_STORE__DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}",
+        "POOLGATE_STORE__REDIS_URL": redis_server.url,
+        "POOLGATE_PROXY__ADMIN_PASSWORD": "right-horse-battery",
+    }
+    first: Gateway = make_gateway(env=env, name="lock-a").start()
+    second: Gateway = make_gateway(env=env, name="lock-b").start()
+
+    def get(gw: Gateway, password: str, address: str = "203.0.113.51") -> httpx.Response:
+        # Both trust X-Forwarded-For from 127.0.0.1 (a local reverse proxy), so it names the client.
+        headers = {"x-forwarded-for": address, "authorization": f"Bearer {password}"}
+        return httpx.get(f"{gw.base_url}/api/accounts", headers=headers, timeout=10)
+
+    # Ten guesses, taking turns between the instances: five each, below the limit of ten on either alone.
+    for n in range(10):
+        assert get(first if n % 2 else second, "guess").status_code == 401
+    for gw in (first, second):
+        locked = get(gw, "right-horse-battery")
+        assert locked.status_code == 429 and locked.json()["error"]["code"] == "too_many_failed_sign_ins"
+        assert 1 <= int(locked.headers["retry-after"]) <= 300
+    assert get(second, "right-horse-battery", address="198.51.100.51").status_code == 200

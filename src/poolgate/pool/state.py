@@ -1,16 +1,20 @@
 """SharedState: cooldowns, failure counts, session bindings and last use; in-process by default.
 
 A Redis implementation can stand beside MemoryState with the same methods, so several gateway
-instances share cooldowns and stickiness.
+instances share cooldowns and stickiness — and the count of wrong admin passwords per address, so
+that running more instances does not multiply the guesses an address gets.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Protocol
 
 from poolgate.store.models import Cooldown
 
 FAILURE_MEMORY_SECONDS = 3600.0
+# Addresses with recent wrong admin passwords kept in one process's memory (Redis expires its own).
+MAX_TRACKED_ADDRESSES = 10_000
 
 
 class SharedState(Protocol):
@@ -32,6 +36,16 @@ class SharedState(Protocol):
 
     async def unbind(self, session: str) -> None: ...
 
+    async def sign_in_failures(self, address: str, now: float, window: float) -> list[float]:
+        """When the address's wrong admin passwords of the last `window` seconds came, oldest first."""
+        ...
+
+    async def add_sign_in_failure(self, address: str, now: float, window: float, keep: int) -> None:
+        """Note one at `now`; only the latest `keep` need be kept."""
+        ...
+
+    async def clear_sign_in_failures(self, address: str) -> None: ...
+
 
 class MemoryState:
     """The default SharedState: plain dicts, valid for one process."""
@@ -40,6 +54,7 @@ class MemoryState:
         self._cooldowns: dict[str, Cooldown] = {}
         self._failures: dict[str, tuple[int, float]] = {}
         self._bindings: dict[str, tuple[str, float]] = {}
+        self._sign_ins: dict[str, deque[float]] = {}
 
     async def cooldowns(self, now: float) -> dict[str, Cooldown]:
         if not self._cooldowns:
@@ -89,3 +104,25 @@ class MemoryState:
 
     async def unbind(self, session: str) -> None:
         self._bindings.pop(session, None)
+
+    async def sign_in_failures(self, address: str, now: float, window: float) -> list[float]:
+        times = self._sign_ins.get(address)
+        if times is None:
+            return []
+        while times and times[0] <= now - window:
+            times.popleft()
+        if not times:
+            del self._sign_ins[address]
+        return list(times)
+
+    async def add_sign_in_failure(self, address: str, now: float, window: float, keep: int) -> None:
+        times = self._sign_ins.get(address)
+        if times is None:
+            if len(self._sign_ins) >= MAX_TRACKED_ADDRESSES:
+                # Bounded memory: forget the address whose latest failure is oldest.
+                del self._sign_ins[min(self._sign_ins, key=lambda a: self._sign_ins[a][-1])]
+            times = self._sign_ins[address] = deque(maxlen=keep)
+        times.append(now)
+
+    async def clear_sign_in_failures(self, address: str) -> None:
+        self._sign_ins.pop(address, None)

@@ -5,6 +5,8 @@ Layout under one key prefix:
   entries are filtered on read and removed then (Redis 7.0 has no per-field expiry).
 - `{prefix}fail:{scope}`: a failure counter that expires FAILURE_MEMORY_SECONDS after its last failure.
 - `{prefix}bind:{session}`: `until|account_id`, expiring with the binding.
+- `{prefix}signin:{address}`: a sorted set of wrong admin passwords (member and score: when), trimmed to
+  the window and the newest `keep` on each write, expiring a window after the last one.
 Expiry in Redis runs on Redis's wall clock; the `until` values inside are the scheduler's clock, checked
 on read, so a gateway with another clock (tests) still sees the right answer.
 """
@@ -12,6 +14,7 @@ on read, so a gateway with another clock (tests) still sees the right answer.
 from __future__ import annotations
 
 import math
+import secrets
 import time
 from typing import Any
 
@@ -123,3 +126,24 @@ class RedisState:
 
     async def unbind(self, session: str) -> None:
         await self.client.unlink(self._bind_key(session))
+
+    # -- wrong admin passwords
+    def _sign_in_key(self, address: str) -> str:
+        return f"{self.prefix}signin:{address}"
+
+    async def sign_in_failures(self, address: str, now: float, window: float) -> list[float]:
+        raw = await self.client.zrangebyscore(self._sign_in_key(address), f"({now - window!r}", "+inf", withscores=True)
+        return [float(pair[1]) for pair in raw]
+
+    async def add_sign_in_failure(self, address: str, now: float, window: float, keep: int) -> None:
+        key = self._sign_in_key(address)
+        async with self.client.pipeline(transaction=True) as pipe:
+            # A member per failure: two at the same instant on two instances must both count.
+            pipe.zadd(key, {f"{now!r}:{secrets.token_hex(4)}": now})
+            pipe.zremrangebyscore(key, "-inf", now - window)
+            pipe.zremrangebyrank(key, 0, -(keep + 1))
+            pipe.expire(key, max(1, math.ceil(window)))
+            await pipe.execute()
+
+    async def clear_sign_in_failures(self, address: str) -> None:
+        await self.client.unlink(self._sign_in_key(address))

@@ -247,7 +247,10 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                     ErrorKind.NOT_FOUND,
                     f"Unknown route {req.method} {req.path}.{not_found_hint(req.path, routes)}",
                 )
-            _authenticate(route, req, svc, mode, protocol)
+            if route.auth == ADMIN_AUTH:
+                await _authenticate_admin(req, svc)
+            else:
+                _authenticate(route, req, svc, mode, protocol)
             if route.logged:
                 # The body is read before the watcher starts so the two never compete for receive().
                 await req.body(body_limit)
@@ -322,23 +325,22 @@ def _protocol_for_path(path: str) -> str:
 
 
 def _authenticate(route: Route, req: Request, svc: Services, mode: str, protocol: str) -> None:
-    if route.auth == PUBLIC:
-        return
-    if route.auth != ADMIN_AUTH and not auth.needs_client_auth(mode, req.path):
+    if route.auth == PUBLIC or not auth.needs_client_auth(mode, req.path):
         return  # client auth is off here: no key to look for
     query = req.query if protocol == GEMINI else None
-    key = auth.extract_key(req.headers, query)
-    if route.auth == ADMIN_AUTH:
-        svc.admin_lockout.check(req.client_ip)
-        try:
-            auth.check_admin(key, svc.admin_secret)
-        except GatewayError:
-            if key:
-                svc.admin_lockout.failed(req.client_ip)
-            raise
-        svc.admin_lockout.succeeded(req.client_ip)
-        return
-    auth.check_client(mode, req.path, key, svc.api_key)
+    auth.check_client(mode, req.path, auth.extract_key(req.headers, query), svc.api_key)
+
+
+async def _authenticate_admin(req: Request, svc: Services) -> None:
+    key = auth.extract_key(req.headers)
+    await svc.admin_lockout.check(req.client_ip)
+    try:
+        auth.check_admin(key, svc.admin_secret)
+    except GatewayError:
+        if key:
+            await svc.admin_lockout.failed(req.client_ip)
+        raise
+    await svc.admin_lockout.succeeded(req.client_ip)
 
 
 def _error_response(err: GatewayError, protocol: str, ctx: RequestContext, svc: Services) -> Response:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hmac
 import math
 import time
-from collections import deque
 from collections.abc import Callable
 
 from poolgate.errors import ErrorKind, GatewayError
+from poolgate.pool.state import SharedState
 
 HEALTH_PATHS = frozenset({"/healthz", "/health"})
 
@@ -65,44 +65,33 @@ def check_admin(key: str, admin_secret: str) -> None:
 # An admin password is chosen by a person, so unlike the generated client key it can be guessed.
 ADMIN_FAILURE_LIMIT = 10
 ADMIN_FAILURE_WINDOW = 300.0
-MAX_TRACKED_ADDRESSES = 10_000
 
 
 class AdminLockout:
     """Wrong admin passwords per client address: after `limit` within `window` seconds, that address is
     refused (429 with Retry-After) until the oldest of them leaves the window, even with the right one.
 
-    Only a wrong password counts: a page that calls the API before anyone signed in sends none. Kept
-    per process (with several instances each keeps its own count).
+    Only a wrong password counts: a page that calls the API before anyone signed in sends none. The
+    failures live in the SharedState, so instances on one Redis count them together.
     """
 
     def __init__(
         self,
+        state: SharedState,
         limit: int = ADMIN_FAILURE_LIMIT,
         window: float = ADMIN_FAILURE_WINDOW,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.state = state
         self.limit = limit
         self.window = window
-        self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self.clock = clock  # wall time: instances on several machines compare their stamps
 
-    def _recent(self, address: str, now: float) -> deque[float] | None:
-        failures = self._failures.get(address)
-        if failures is None:
-            return None
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        if not failures:
-            del self._failures[address]
-            return None
-        return failures
-
-    def check(self, address: str) -> None:
+    async def check(self, address: str) -> None:
         now = self.clock()
-        failures = self._recent(address, now)
-        if failures is not None and len(failures) >= self.limit:
-            wait = failures[0] + self.window - now
+        failures = await self.state.sign_in_failures(address, now, self.window)
+        if len(failures) >= self.limit:
+            wait = failures[-self.limit] + self.window - now
             raise GatewayError(
                 ErrorKind.ALL_COOLING,
                 f"Too many wrong admin passwords from {address or 'this address'}; try again in {math.ceil(wait)} s.",
@@ -110,15 +99,8 @@ class AdminLockout:
                 code="too_many_failed_sign_ins",
             )
 
-    def failed(self, address: str) -> None:
-        now = self.clock()
-        failures = self._recent(address, now)
-        if failures is None:
-            if len(self._failures) >= MAX_TRACKED_ADDRESSES:
-                # Bounded memory: forget the address whose latest failure is oldest.
-                del self._failures[min(self._failures, key=lambda a: self._failures[a][-1])]
-            failures = self._failures[address] = deque(maxlen=self.limit)
-        failures.append(now)
+    async def failed(self, address: str) -> None:
+        await self.state.add_sign_in_failure(address, self.clock(), self.window, self.limit)
 
-    def succeeded(self, address: str) -> None:
-        self._failures.pop(address, None)
+    async def succeeded(self, address: str) -> None:
+        await self.state.clear_sign_in_failures(address)
