@@ -117,3 +117,24 @@ def test_tool_call_round_trip(gemini_gateway: Gateway, sim: Simulator, tmp_path:
     assert call_part["functionCall"]["name"] == "read_file"
     assert call_part["thoughtSignature"].startswith("sig-")
     assert "PAPAYA-9031" in json.dumps(tool_turn["parts"][0]["functionResponse"])
+
+
+def test_google_web_search_tool_gets_the_grounded_sources(
+    gemini_gateway: Gateway, sim: Simulator, tmp_path: Path
+) -> None:
+    # The CLI's google_web_search asks for a Google Search grounded answer; the simulator grounds it, and
+    # the grounding has to come through poolgate's Gemini route for the CLI to list the sources.
+    sim.script(ACCOUNT_KEY, {"function_calls": [{"name": "google_web_search", "args": {"query": "poolgate news"}}]})
+    run_cli(gemini_gateway, tmp_path, "What is new with poolgate?", "-m", "gemini-2.5-flash")
+    calls = upstream_calls(sim)
+    assert any({"googleSearch": {}} in (c["body"].get("tools") or []) for c in calls), [
+        c["body"].get("tools") for c in calls
+    ]
+    responses = [
+        json.dumps(part["functionResponse"])
+        for c in calls
+        for content in c["body"].get("contents", [])
+        for part in content.get("parts", [])
+        if part.get("functionResponse", {}).get("name") == "google_web_search"
+    ]
+    assert responses and "https://example.com/search/" in responses[-1], responses
