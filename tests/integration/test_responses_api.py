@@ -392,15 +392,33 @@ def test_input_items_list_what_a_response_was_made_from(gw: Gateway, client: ope
         client.responses.input_items.list("resp_unknown")
 
 
-def test_google_search_grounding_becomes_url_citations(client: openai.OpenAI, sim: Simulator) -> None:
+def test_google_search_grounding_becomes_url_citations_and_a_web_search_call(
+    client: openai.OpenAI, sim: Simulator
+) -> None:
     sim.script(KEY, {"raw": GROUNDED_ANSWER})
     response = client.responses.create(model="gemini-2.5-flash", input="prices?", tools=[{"type": "web_search"}])
     assert response.output_text == GROUNDED_TEXT
-    part = response.output[-1].content[0]
+    message, search = response.output
+    assert message.type == "message"
+    part = message.content[0]
     assert part.type == "output_text"
     notes = [(a.start_index, a.end_index, a.url) for a in part.annotations]
     assert notes == GROUNDED_CITATIONS
     assert part.annotations[2].title == "news.example"
+    # The search Gemini ran; its sources only when `include` asks for them, as with OpenAI.
+    assert search.type == "web_search_call" and search.status == "completed" and search.id.startswith("ws_")
+    assert search.action.type == "search" and search.action.query == "cafe prices 2026"
+    assert search.action.sources is None
+    sim.script(KEY, {"raw": GROUNDED_ANSWER})
+    response = client.responses.create(
+        model="gemini-2.5-flash",
+        input="prices?",
+        tools=[{"type": "web_search"}],
+        include=["web_search_call.action.sources"],
+    )
+    search = response.output[-1]
+    assert search.type == "web_search_call" and search.action.type == "search"
+    assert [s.url for s in search.action.sources or []] == ["https://example.com/prices", "https://news.example/rents"]
 
 
 def test_streamed_grounding_announces_each_citation_before_the_text_is_done(
@@ -417,5 +435,16 @@ def test_streamed_grounding_announces_each_citation_before_the_text_is_done(
     assert kinds.index("response.output_text.annotation.added") < kinds.index("response.output_text.done")
     got = [(a.start_index, a.end_index, a.url) for a in (e.annotation for e in added)]
     assert got == GROUNDED_CITATIONS
-    part = final.output[-1].content[0]
+    part = final.output[0].content[0]
     assert [(a.start_index, a.end_index, a.url) for a in part.annotations] == GROUNDED_CITATIONS
+    # The web_search_call item follows the message, with OpenAI's three phases between added and done.
+    searching = kinds[kinds.index("response.output_text.done") :]
+    assert [k for k in searching if "web_search_call" in k or k.startswith("response.output_item")] == [
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.web_search_call.in_progress",
+        "response.web_search_call.searching",
+        "response.web_search_call.completed",
+        "response.output_item.done",
+    ]
+    assert final.output[1].type == "web_search_call" and final.output[1].status == "completed"

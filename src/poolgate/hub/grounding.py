@@ -69,7 +69,8 @@ def sources(metadata: JSON) -> list[tuple[str, str]]:
 
 
 def queries(metadata: JSON) -> list[str]:
-    return [q for q in metadata.get("webSearchQueries") or () if isinstance(q, str) and q]
+    listed = metadata.get("webSearchQueries")
+    return [q for q in listed if isinstance(q, str) and q] if isinstance(listed, list) else []
 
 
 def citations(metadata: JSON, text: str) -> list[Citation]:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from poolgate.errors import ErrorKind, GatewayError
+from poolgate.hub import grounding
 from poolgate.hub.events import SAFETY_REASONS, Finish, TextDelta, ThoughtDelta, ToolCall, Usage, events_from_chunk
 from poolgate.hub.grounding import citations, first_grounding
 from poolgate.hub.types import JSON
@@ -46,7 +47,10 @@ class ResponsesEncoder:
     keepalive = sse.COMMENT_KEEPALIVE
     media_type = "text/event-stream"
 
-    def __init__(self, *, response_id: str, skeleton: JSON, namespaces: set[str] | None = None) -> None:
+    def __init__(
+        self, *, response_id: str, skeleton: JSON, namespaces: set[str] | None = None, search_sources: bool = False
+    ) -> None:
+        """`search_sources`: the request's `include` asked for `web_search_call.action.sources`."""
         self.usage: Usage | None = None
         self.response: JSON = {**skeleton, "id": response_id, "object": "response", "status": "in_progress"}
         self.response.update({"error": None, "incomplete_details": None, "output": [], "usage": None})
@@ -57,6 +61,8 @@ class ResponsesEncoder:
         self._calls = 0
         self._open: JSON | None = None
         self._reason = "STOP"
+        self._grounding: JSON | None = None
+        self._search_sources = search_sources
         self.finished = False
 
     # -- framing -------------------------------------------------------------------------------
@@ -259,6 +265,7 @@ class ResponsesEncoder:
                 self.usage = ev
         meta = first_grounding(chunk)
         if meta is not None:
+            self._grounding = meta
             self._annotate(meta, out)
         return out
 
@@ -300,6 +307,25 @@ class ResponsesEncoder:
                         )
                 break
 
+    def _searched(self, meta: JSON, out: list[bytes]) -> None:
+        """The search Gemini ran, as one completed web_search_call item (`queries` lists them all).
+
+        It follows the answer rather than preceding it: Gemini reports the search with its last chunk.
+        """
+        queries = grounding.queries(meta)
+        if not queries:
+            return
+        action: JSON = {"type": "search", "query": queries[0], "queries": queries}
+        if self._search_sources:
+            action["sources"] = [{"type": "url", "url": url} for url, _ in grounding.sources(meta)]
+        item: JSON = {"id": self._new_id("ws"), "type": "web_search_call", "status": "in_progress", "action": action}
+        self._add(item, out)
+        index = self._index
+        for phase in ("in_progress", "searching", "completed"):
+            out.append(self._item_event(f"response.web_search_call.{phase}", item, index))
+        item["status"] = "completed"
+        out.append(self._event("response.output_item.done", output_index=index, item=item))
+
     def finish(self) -> list[bytes]:
         out: list[bytes] = []
         incomplete: str | None = None
@@ -308,6 +334,8 @@ class ResponsesEncoder:
         elif self._reason in SAFETY_REASONS:
             incomplete = "content_filter"
         self._close(out, "incomplete" if incomplete else "completed")
+        if self._grounding is not None:
+            self._searched(self._grounding, out)
         self.response["usage"] = usage_json(self.usage)
         self.response["completed_at"] = int(time.time())
         self.finished = True

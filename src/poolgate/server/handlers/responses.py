@@ -64,7 +64,13 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response |
     parsed = responses_request.to_hub(body, history, resolve=lambda model: svc.router.resolve(model).model)
     created = time.time()
     skeleton = dict(parsed.echo, created_at=int(created))
-    encoder = ResponsesEncoder(response_id=f"resp_{ctx.request_id}", skeleton=skeleton, namespaces=parsed.namespaces)
+    include = body.get("include")
+    encoder = ResponsesEncoder(
+        response_id=f"resp_{ctx.request_id}",
+        skeleton=skeleton,
+        namespaces=parsed.namespaces,
+        search_sources=isinstance(include, list) and "web_search_call.action.sources" in include,
+    )
 
     async def save() -> None:
         if not (parsed.store and encoder.finished):
