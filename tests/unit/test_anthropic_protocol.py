@@ -115,6 +115,47 @@ def test_round_trip_puts_each_signature_back_on_its_part() -> None:
     ]
 
 
+SEARCHED: JSON = {
+    "webSearchQueries": ["q1", "q2"],
+    "groundingChunks": [{"web": {"uri": "https://a.example/1", "title": "a"}}, {"web": {"uri": "https://b.example/2"}}],
+    "groundingSupports": [
+        {"segment": {"startIndex": 6, "endIndex": 11, "text": "world"}, "groundingChunkIndices": [1]}
+    ],
+}
+
+
+def test_web_search_grounding_cites_the_text_then_shows_each_query() -> None:
+    assembler = BlockAssembler(request_id="r" * 24, thinking=True, web_search=True)
+    content: list[JSON] = []
+    partial: dict[int, str] = {}
+    events = assembler.feed([ThoughtDelta("plan")]) + assembler.feed([TextDelta("hello world")], SEARCHED)
+    for event in events + assembler.finish():
+        apply(content, event, partial)
+    assert [b["type"] for b in content] == [
+        "thinking",
+        "text",
+        "server_tool_use",
+        "web_search_tool_result",
+        "server_tool_use",
+        "web_search_tool_result",
+    ]
+    (cite,) = content[1]["citations"]
+    assert (cite["cited_text"], cite["url"], cite["title"]) == ("world", "https://b.example/2", None)
+    assert [content[i]["input"] for i in (2, 4)] == [{"query": "q1"}, {"query": "q2"}]
+    assert content[3]["tool_use_id"] == content[2]["id"] and content[5]["tool_use_id"] == content[4]["id"]
+    assert [r["url"] for r in content[3]["content"]] == ["https://a.example/1", "https://b.example/2"]
+    assert content[5]["content"] == []  # Gemini does not say which query found which source
+    assert assembler.searches == 2
+
+
+def test_grounding_is_ignored_unless_the_request_offered_search() -> None:
+    assembler = BlockAssembler(request_id="r" * 24, thinking=False)
+    content: list[JSON] = []
+    for event in assembler.feed([TextDelta("hello world")], SEARCHED) + assembler.finish():
+        apply(content, event, {})
+    assert content == [{"type": "text", "text": "hello world"}] and assembler.searches == 0
+
+
 def test_restore_signatures_only_fills_gaps() -> None:
     hub: Any = {
         "contents": [
