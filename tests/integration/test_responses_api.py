@@ -448,3 +448,51 @@ def test_streamed_grounding_announces_each_citation_before_the_text_is_done(
         "response.output_item.done",
     ]
     assert final.output[1].type == "web_search_call" and final.output[1].status == "completed"
+
+
+def test_compact_keeps_the_user_messages_and_a_summary_the_next_turn_reads(
+    client: openai.OpenAI, sim: Simulator
+) -> None:
+    conversation: list[Any] = [
+        {"role": "user", "content": "Plan three days in Lisbon."},
+        {"role": "assistant", "content": "Day one: Alfama. Day two: Belem. Day three: Sintra."},
+        {"role": "user", "content": [{"type": "input_text", "text": "Add a museum each day."}]},
+    ]
+    sim.script(KEY, {"text": "The user plans 3 days in Lisbon (Alfama, Belem, Sintra) and wants a museum daily."})
+    compacted = client.responses.compact(model="gemini-2.5-flash", input=conversation)
+    assert compacted.object == "response.compaction" and compacted.id.startswith("resp_")
+    kinds = [(item.type, getattr(item, "role", None)) for item in compacted.output]
+    assert kinds == [("message", "user"), ("message", "user"), ("compaction", None)]
+    assert compacted.output[0].content[0].text == "Plan three days in Lisbon."  # type: ignore[union-attr]
+    assert compacted.usage.output_tokens > 0
+    # The summary was asked of the upstream model with the whole conversation and no tools.
+    asked = sim.calls(KEY)[-1]["body"]
+    assert "tools" not in asked and "summary" in asked["contents"][-1]["parts"][-1]["text"]
+    assert len(asked["contents"]) == 3
+
+    # The compacted window, plus a new message, is the next request's input: the summary comes back.
+    # (The SDK types these user messages as output messages; OpenAI sends them the same way.)
+    follow_up = [item.model_dump(exclude_none=True, warnings=False) for item in compacted.output]
+    follow_up.append({"role": "user", "content": "Which museum on day two?"})
+    client.responses.create(model="gemini-2.5-flash", input=follow_up, store=False)
+    sent = sim.calls(KEY)[-1]["body"]["contents"]
+    texts = [p.get("text", "") for c in sent for p in c["parts"]]
+    assert any(t.startswith("Summary of the conversation so far:\nThe user plans 3 days in Lisbon") for t in texts)
+    assert not any("Day one: Alfama" in t for t in texts)  # the assistant turn it replaced is gone
+
+
+def test_compact_follows_previous_response_id_and_skips_foreign_compaction_items(
+    client: openai.OpenAI, sim: Simulator
+) -> None:
+    first = client.responses.create(model="gemini-2.5-flash", input="Remember the code LIME-42.")
+    compacted = client.responses.compact(
+        model="gemini-2.5-flash", previous_response_id=first.id, input="What was the code?"
+    )
+    users = [item for item in compacted.output if item.type == "message"]
+    assert len(users) == 2 and compacted.output[-1].type == "compaction"
+    # A compaction item made by OpenAI carries nothing Gemini can read: it is skipped, not an error.
+    foreign = {"type": "compaction", "id": "cmp_x", "encrypted_content": "gAAAAABforeign"}
+    client.responses.create(model="gemini-2.5-flash", input=[foreign, {"role": "user", "content": "hi"}], store=False)
+    assert [c["role"] for c in sim.calls(KEY)[-1]["body"]["contents"]] == ["user"]
+    with pytest.raises(openai.BadRequestError):
+        client.responses.compact(model="gemini-2.5-flash", previous_response_id="resp_missing", input="x")

@@ -190,13 +190,16 @@ async def run(
     stream: bool,
     hint: str,
     from_hub: FromHub,
-    make_encoder: MakeEncoder,
+    make_encoder: MakeEncoder | None = None,
     media_fields: dict[str, str] | None = None,
 ) -> Response | StreamResponse:
-    """`media_fields` maps a media URL to the client field it came from, for error messages."""
+    """`media_fields` maps a media URL to the client field it came from, for error messages.
+
+    `make_encoder` is needed only for a stream (an endpoint that never streams passes none).
+    """
     route_model(ctx, svc, client_model)
     await media.inline_remote_media(hub, svc.config.upstream, media_fields or {})
     call = make_call(ctx, svc, req, hub, stream, hint)
-    if stream:
+    if stream and make_encoder is not None:
         return await answer_stream(ctx, svc, call, make_encoder)
     return await answer_json(ctx, svc, call, from_hub)

@@ -8,6 +8,8 @@ which is where Gemini expects it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import mimetypes
 from typing import Any
 
@@ -23,7 +25,6 @@ SIGNATURE_PREFIX = "poolgate.sig.v1:"
 _SKIPPED = frozenset(
     {
         "item_reference",
-        "compaction",
         "web_search_call",
         "file_search_call",
         "computer_call",
@@ -36,6 +37,26 @@ _SKIPPED = frozenset(
         "mcp_call",
     }
 )
+
+
+COMPACTION_PREFIX = "poolgate.compaction.v1:"
+# What a replayed compaction item of ours becomes: a user turn with this line, then the summary.
+COMPACTION_HEADING = "Summary of the conversation so far:"
+
+
+def encode_compaction(summary: str) -> str:
+    """A compaction summary as `encrypted_content` (see compaction.py)."""
+    return COMPACTION_PREFIX + base64.b64encode(summary.encode()).decode()
+
+
+def compaction_summary(blob: object) -> str | None:
+    """The summary in a compaction item's `encrypted_content`, if poolgate made it."""
+    if not isinstance(blob, str) or not blob.startswith(COMPACTION_PREFIX):
+        return None
+    try:
+        return base64.b64decode(blob[len(COMPACTION_PREFIX) :], validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
 
 
 def encode_signature(signature: str) -> str:
@@ -202,6 +223,11 @@ def to_contents(raw: object, instructions: str | None) -> tuple[list[Content], l
             b.add("user", _output_parts(item, where, b))
         elif kind == "reasoning":
             b.pending_signature = decode_signature(item.get("encrypted_content"))
+        elif kind == "compaction":
+            # Ours carries the summary that stands for the turns it replaced; OpenAI's is unreadable here.
+            summary = compaction_summary(item.get("encrypted_content"))
+            if summary:
+                b.add("user", [{"text": f"{COMPACTION_HEADING}\n{summary}"}])
         elif kind == "custom_tool_call":
             args = orjson.dumps({"input": item.get("input") or ""}).decode()
             b.add("model", [_call_part({**item, "arguments": args}, where, b)])

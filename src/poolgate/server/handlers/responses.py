@@ -6,12 +6,14 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.gateway import RequestContext
 from poolgate.protocols import fields
+from poolgate.protocols.openai_responses import compaction
 from poolgate.protocols.openai_responses import request as responses_request
 from poolgate.protocols.openai_responses import response as responses_response
 from poolgate.protocols.openai_responses.input_items import input_item_page
@@ -45,11 +47,14 @@ def _response_id(req: Request) -> str:
     return rest
 
 
-async def create(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
+async def _parse(
+    req: Request, ctx: RequestContext, svc: Services
+) -> tuple[dict[str, Any], responses_request.ResponsesRequest]:
+    """The body and the parsed request, continuing the stored conversation its previous_response_id names."""
     raw = await req.body(svc.config.proxy.max_body_mb * 1024 * 1024)
     ctx.request_body = raw
     body = fields.parse_json_object(raw)
-    history: list[object] = []
+    history: list[Any] = []
     previous = fields.opt_str(body, "previous_response_id")
     if previous:
         stored = await _load(svc, previous)
@@ -61,7 +66,11 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response |
                 code="previous_response_not_found",
             )
         history = stored.conversation()
-    parsed = responses_request.to_hub(body, history, resolve=lambda model: svc.router.resolve(model).model)
+    return body, responses_request.to_hub(body, history, resolve=lambda m: svc.router.resolve(m).model)
+
+
+async def create(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
+    body, parsed = await _parse(req, ctx, svc)
     created = time.time()
     skeleton = dict(parsed.echo, created_at=int(created))
     include = body.get("include")
@@ -97,6 +106,23 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response |
     else:
         await save()
     return result
+
+
+async def compact(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
+    """POST /v1/responses/compact: the user messages and a summary of the rest (see compaction.py)."""
+    _, parsed = await _parse(req, ctx, svc)
+    items = parsed.input_items  # the stored conversation's items, then the request's
+    response_id, created = f"resp_{ctx.request_id}", int(time.time())
+    return await pipeline.run(
+        ctx,
+        svc,
+        req,
+        client_model=parsed.model,
+        hub=compaction.summary_request(parsed.hub),
+        stream=False,
+        hint=parsed.session_hint,
+        from_hub=lambda answer: compaction.compacted(answer, response_id=response_id, created_at=created, items=items),
+    )
 
 
 async def _saving_last(chunks: AsyncIterator[bytes], save: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
