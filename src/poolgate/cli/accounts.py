@@ -1,4 +1,4 @@
-"""`poolgate accounts ...`: add, list, enable, disable and remove upstream accounts."""
+"""`poolgate accounts ...`: add, list, enable, disable, remove upstream accounts and set their proxies."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from poolgate.pool.classify import PARKED, Classifier
 from poolgate.store.crypto import mask_secret
 from poolgate.store.models import ACTIVE, API_KEY, Account, Cooldown
 from poolgate.store.sql import SqlStore
+from poolgate.upstream.egress import check_proxy_url, show_proxy
 
 app = typer.Typer(help="Manage upstream accounts (Gemini API keys and Google OAuth accounts).", no_args_is_help=True)
 
@@ -88,6 +89,7 @@ def _resolve(store: SqlStore, ref: str) -> str:
 def add_key(
     key: str = typer.Argument(..., help="A Gemini API key."),
     label: str = typer.Option("", "--label", help="A name to recognise the key by."),
+    proxy: str = typer.Option("", "--proxy", help="Send this key's traffic through an http(s):// proxy."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
@@ -96,13 +98,42 @@ def add_key(
     if len(key) < 8:
         err_console.print("[red]That does not look like an API key.[/red]")
         raise typer.Exit(1)
+    proxy = _checked_proxy(proxy)
     store = open_store(load(config, data_dir))
     for existing in store.list_accounts():
         if existing.kind == API_KEY and existing.secret == key:
             err_console.print(f"[yellow]This key is already account {existing.id}.[/yellow]")
             raise typer.Exit(1)
-    account = store.add_account(Account(id="", kind=API_KEY, label=label or f"key {mask_secret(key)}", secret=key))
-    console.print(f"Added API key account [bold]{account.id}[/bold] ({account.label}, key {mask_secret(key)}).")
+    account = Account(id="", kind=API_KEY, label=label or f"key {mask_secret(key)}", secret=key, proxy_url=proxy)
+    account = store.add_account(account)
+    via = f", via {show_proxy(proxy)}" if proxy else ""
+    console.print(f"Added API key account [bold]{account.id}[/bold] ({account.label}, key {mask_secret(key)}{via}).")
+
+
+def _checked_proxy(url: str) -> str:
+    try:
+        return check_proxy_url(url)
+    except ValueError as exc:
+        err_console.print(f"[red]Bad proxy:[/red] {exc}.")
+        raise typer.Exit(1) from None
+
+
+@app.command("set-proxy")
+def set_proxy(
+    ref: str = typer.Argument(..., help="Account id, id prefix, label or email."),
+    url: str = typer.Argument("", help="http(s)://[user:password@]host:port; leave out to remove the proxy."),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Send one account's upstream traffic (token refresh included) through its own proxy."""
+    proxy = _checked_proxy(url)
+    store = open_store(load(config, data_dir))
+    account_id = _resolve(store, ref)
+    store.update_account(account_id, proxy_url=proxy)
+    if proxy:
+        console.print(f"Account {account_id} now goes through {show_proxy(proxy)}.")
+    else:
+        console.print(f"Account {account_id} has no proxy of its own now (upstream.http_proxy applies, if set).")
 
 
 @app.command("list")
@@ -116,11 +147,14 @@ def list_accounts(config: Path | None = ConfigOption, data_dir: Path | None = Da
     classifier = Classifier(sched.extra_rules, sched.cooldown_cap_seconds, sched.default_cooldown_seconds)
     now = time.time()
     table = Table(title=f"{len(accounts)} account(s)")
-    for column in ("id", "kind", "label / email", "secret", "tier", "state", "why", "quota left", "last used"):
+    columns = ["id", "kind", "label / email", "secret", "tier", "state", "why", "quota left", "last used"]
+    if any(acc.proxy_url for acc in accounts):
+        columns.insert(4, "proxy")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for acc in accounts:
         state, why = describe_state(acc, cooldowns, now, classifier)
-        table.add_row(
+        row = [
             acc.id,
             "api key" if acc.kind == API_KEY else "oauth",
             acc.email or acc.label,
@@ -130,7 +164,10 @@ def list_accounts(config: Path | None = ConfigOption, data_dir: Path | None = Da
             why,
             quota_text(acc),
             _ago(acc.last_used_at),
-        )
+        ]
+        if "proxy" in columns:
+            row.insert(4, show_proxy(acc.proxy_url) or "—")
+        table.add_row(*row)
     console.print(table)
 
 

@@ -111,6 +111,12 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         # A request served on its second account still shows why the first failed (e.g. invalid_grant).
         ["ALTER TABLE request_logs ADD COLUMN failed_attempts TEXT NOT NULL DEFAULT ''"],
     ),
+    (
+        5,
+        "per-account egress proxy",
+        # Encrypted like the other secrets: a proxy URL may carry its own user and password.
+        ["ALTER TABLE accounts ADD COLUMN proxy_enc TEXT NOT NULL DEFAULT ''"],
+    ),
 ]
 
 

@@ -35,6 +35,8 @@ class Account:
     created_at: float = 0.0
     last_used_at: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
+    # Egress proxy for this account's upstream traffic (token refresh included); "" = upstream.http_proxy.
+    proxy_url: str = ""
 
     @property
     def display_name(self) -> str:

@@ -20,7 +20,7 @@ DB_FILE = "poolgate.db"
 
 _ACCOUNT_COLUMNS = (
     "id, kind, label, email, secret_enc, enabled, state, state_reason, base_url, project_id, tier, "
-    "priority, access_token_enc, access_expires_at, quota_json, meta_json, created_at, last_used_at"
+    "priority, access_token_enc, access_expires_at, quota_json, meta_json, created_at, last_used_at, proxy_enc"
 )
 _UPDATABLE = {
     "label",
@@ -133,6 +133,7 @@ class SqlStore:
             meta=orjson.loads(m["meta_json"] or "{}"),
             created_at=float(m["created_at"]),
             last_used_at=float(m["last_used_at"]),
+            proxy_url=self.box.decrypt(m["proxy_enc"]),
         )
 
     def list_accounts(self) -> list[Account]:
@@ -166,7 +167,7 @@ class SqlStore:
                 text(
                     f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (:id, :kind, :label, :email, :secret_enc, "
                     ":enabled, :state, :state_reason, :base_url, :project_id, :tier, :priority, "
-                    ":access_token_enc, :access_expires_at, :quota_json, :meta_json, :created_at, :last_used_at)"
+                    ":access_token_enc, :access_expires_at, :quota_json, :meta_json, :created_at, :last_used_at, :proxy_enc)"
                 ),
                 {
                     "id": account.id,
@@ -187,6 +188,7 @@ class SqlStore:
                     "meta_json": orjson.dumps(account.meta).decode(),
                     "created_at": account.created_at,
                     "last_used_at": account.last_used_at,
+                    "proxy_enc": self.box.encrypt(account.proxy_url),
                 },
             )
             self._bump(conn)
@@ -205,6 +207,9 @@ class SqlStore:
             elif key == "access_token":
                 sets.append("access_token_enc = :access_token_enc")
                 params["access_token_enc"] = self.box.encrypt(value)
+            elif key == "proxy_url":
+                sets.append("proxy_enc = :proxy_enc")
+                params["proxy_enc"] = self.box.encrypt(value)
             elif key in ("quota", "meta"):
                 sets.append(f"{key}_json = :{key}_json")
                 params[f"{key}_json"] = orjson.dumps(value).decode()

@@ -6,6 +6,7 @@ account's, not the host's) nor on other 4xx. The last base's failure is what the
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
@@ -35,6 +36,14 @@ class CloudCodeHttp:
         self.user_agent = config.user_agent or f"poolgate/{__version__}"
         self.client_name = config.client_name or "poolgate"
         self.client_version = config.client_version or __version__
+
+    def via(self, proxy: str) -> CloudCodeHttp:
+        """The same client sending through `proxy` (an account's own egress); itself when there is none."""
+        if not proxy:
+            return self
+        routed = copy.copy(self)
+        routed.proxy = proxy
+        return routed
 
     def headers(self, token: str) -> dict[str, str]:
         return {

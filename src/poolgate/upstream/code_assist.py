@@ -40,7 +40,8 @@ class CodeAssistTransport:
 
     async def _open(self, account: Account, method: str, body: JSON, query: str = "") -> aiohttp.ClientResponse:
         try:
-            return await self.oauth.with_token(account, lambda token: self.http.open(method, token, body, query))
+            http = self.http.via(account.proxy_url)
+            return await self.oauth.with_token(account, lambda token: http.open(method, token, body, query))
         except UpstreamFailure as failure:
             if failure.status == 429:
                 self.oauth.quota_soon(account)
@@ -70,5 +71,6 @@ class CodeAssistTransport:
 
     async def list_models(self, account: Account) -> list[JSON]:
         project = await self.oauth.ensure_project(account)
-        _, listing = await self.oauth.with_token(account, lambda token: fetch_models(self.http, token, project))
+        http = self.http.via(account.proxy_url)
+        _, listing = await self.oauth.with_token(account, lambda token: fetch_models(http, token, project))
         return listing

@@ -51,7 +51,7 @@ class GeminiApiTransport:
                 url,
                 data=orjson.dumps(body),
                 headers=self._headers(account),
-                proxy=self.proxy,
+                proxy=account.proxy_url or self.proxy,
                 timeout=client_timeout or self.session.timeout,
             )
         except NETWORK_ERRORS as exc:
@@ -89,7 +89,7 @@ class GeminiApiTransport:
         base = (account.base_url or self.base).rstrip("/")
         try:
             async with self.session.get(
-                f"{base}/v1beta/models", headers=self._headers(account), proxy=self.proxy
+                f"{base}/v1beta/models", headers=self._headers(account), proxy=account.proxy_url or self.proxy
             ) as resp:
                 if resp.status >= 400:
                     raise await failure_from_response(resp)

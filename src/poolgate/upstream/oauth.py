@@ -7,6 +7,7 @@ is dead (the account needs a new login), "refresh_failed" for anything else (net
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -84,6 +85,14 @@ class OAuthClient:
     @property
     def configured(self) -> bool:
         return bool(self.config.oauth_client_id and self.config.oauth_client_secret)
+
+    def via(self, proxy: str) -> OAuthClient:
+        """The same client sending through `proxy` (an account's own egress); itself when there is none."""
+        if not proxy:
+            return self
+        routed = copy.copy(self)
+        routed.proxy = proxy
+        return routed
 
     def require_client(self) -> None:
         if not self.configured:

@@ -82,9 +82,12 @@ class OAuthAccounts:
             if known:
                 account.project_id = known
                 return known
-            info = await self.with_token(account, self.resolver.discover)
+            info = await self.with_token(account, self._resolver(account).discover)
             await self.save_project(account, info)
             return info.project_id
+
+    def _resolver(self, account: Account) -> ProjectResolver:
+        return ProjectResolver(self.http.via(account.proxy_url)) if account.proxy_url else self.resolver
 
     async def save_project(self, account: Account, info: ProjectInfo) -> None:
         self._projects[account.id] = info.project_id
@@ -93,13 +96,14 @@ class OAuthAccounts:
 
     async def rediscover(self, account: Account) -> ProjectInfo:
         """loadCodeAssist (and onboarding) again, e.g. for `accounts refresh`; persists the result."""
-        info = await self.with_token(account, self.resolver.discover)
+        info = await self.with_token(account, self._resolver(account).discover)
         await self.save_project(account, info)
         return info
 
     async def refresh_quota(self, account: Account) -> QuotaMap:
         project = await self.ensure_project(account)
-        quota, _ = await self.with_token(account, lambda token: fetch_models(self.http, token, project))
+        http = self.http.via(account.proxy_url)
+        quota, _ = await self.with_token(account, lambda token: fetch_models(http, token, project))
         account.quota = quota
         await self.persist(account.id, {"quota": quota}, True)
         if self.on_quota is not None:

@@ -73,7 +73,7 @@ class TokenKeeper:
             return await self._refresh(account, held)
 
     async def _refresh(self, account: Account, held: _Held) -> str:
-        tokens = await self.client.refresh(held.refresh)
+        tokens = await self.client.via(account.proxy_url).refresh(held.refresh)
         held.access = tokens.access_token
         held.expires_at = self.clock() + tokens.expires_in
         fields: dict[str, Any] = {"access_token": held.access, "access_expires_at": held.expires_at}

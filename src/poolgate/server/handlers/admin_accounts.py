@@ -1,4 +1,4 @@
-"""Admin API for accounts and cooldowns: list with live state, add a key, enable, disable, remove, refresh."""
+"""Admin API for accounts and cooldowns: list with live state, add a key, enable, disable, remove, refresh, proxy."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from poolgate.services import Services
 from poolgate.store.crypto import mask_secret
 from poolgate.store.models import ACTIVE, API_KEY, Account, Cooldown
 from poolgate.upstream.base import UpstreamFailure
+from poolgate.upstream.egress import check_proxy_url, show_proxy
 from poolgate.upstream.oauth import INVALID_GRANT
 
 PREFIX = "/api/accounts/"
@@ -41,6 +42,7 @@ async def _account_json(svc: Services, acc: Account, cooldowns: list[Cooldown], 
         "email": acc.email,
         "name": acc.display_name,
         "secret": mask_secret(acc.secret),
+        "proxy": show_proxy(acc.proxy_url),
         "enabled": acc.enabled,
         "tier": acc.tier,
         "project_id": acc.project_id,
@@ -77,13 +79,14 @@ async def add_account(req: Request, ctx: RequestContext, svc: Services) -> Respo
     body = await json_body(req)
     key = text_field(body, "key")
     label = text_field(body, "label", required=False)
+    proxy = _proxy_field(body)
     if len(key) < 8 or any(ch.isspace() for ch in key):
         raise invalid("'key' does not look like a Gemini API key.", "key")
     existing = await asyncio.to_thread(svc.store.list_accounts)
     for acc in existing:
         if acc.kind == API_KEY and acc.secret == key:
             raise GatewayError(ErrorKind.INVALID_REQUEST, f"This key is already account {acc.id}.", status=409)
-    account = Account(id="", kind=API_KEY, label=label or f"key {mask_secret(key)}", secret=key)
+    account = Account(id="", kind=API_KEY, label=label or f"key {mask_secret(key)}", secret=key, proxy_url=proxy)
     account = await asyncio.to_thread(svc.store.add_account, account)
     await after_change(svc)
     created = _find(svc, account.id)
@@ -91,7 +94,7 @@ async def add_account(req: Request, ctx: RequestContext, svc: Services) -> Respo
 
 
 async def account_action(req: Request, ctx: RequestContext, svc: Services) -> Response:
-    """`/api/accounts/{id}` (GET, DELETE) and `/api/accounts/{id}/{enable|disable|refresh}` (POST)."""
+    """`/api/accounts/{id}` (GET, DELETE) and `/api/accounts/{id}/{enable|disable|refresh|proxy}` (POST)."""
     parts = tail(req, PREFIX)
     if not parts or len(parts) > 2:
         raise not_found(f"Unknown route {req.method} {req.path}.")
@@ -107,9 +110,14 @@ async def account_action(req: Request, ctx: RequestContext, svc: Services) -> Re
         await asyncio.to_thread(svc.store.remove_account, account.id)
         await after_change(svc)
         return json_response({"removed": account.id})
-    if req.method != "POST" or action not in _ACTIONS:
+    if req.method == "POST" and action == "proxy":
+        proxy = _proxy_field(await json_body(req))
+        await asyncio.to_thread(svc.store.update_account, account.id, proxy_url=proxy)
+        result: dict[str, Any] = {}
+    elif req.method != "POST" or action not in _ACTIONS:
         raise GatewayError(ErrorKind.METHOD_NOT_ALLOWED, f"Method {req.method} is not allowed on {req.path}.")
-    result = await _ACTIONS[action](svc, account)
+    else:
+        result = await _ACTIONS[action](svc, account)
     await after_change(svc)
     refreshed = _find(svc, account.id)
     cooldowns = await svc.scheduler.cooldowns()
@@ -117,6 +125,19 @@ async def account_action(req: Request, ctx: RequestContext, svc: Services) -> Re
     payload = await _account_json(svc, refreshed, cooldowns, last_errors)
     payload.update(result)
     return json_response(payload)
+
+
+def _proxy_field(body: dict[str, Any]) -> str:
+    """`proxy_url`: the account's egress proxy; "" or absent means none (the gateway's `upstream.http_proxy`)."""
+    value = body.get("proxy_url", "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise invalid("'proxy_url' must be a string.", "proxy_url")
+    try:
+        return check_proxy_url(value)
+    except ValueError as exc:
+        raise invalid(f"'proxy_url': {exc}.", "proxy_url") from None
 
 
 async def _enable(svc: Services, account: Account) -> dict[str, Any]:
