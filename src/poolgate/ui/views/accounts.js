@@ -189,7 +189,7 @@ function accountCard(a, list) {
     "article",
     { class: "card account", dataset: { id: a.id, name: a.name } },
     el("div", { class: "account-head" },
-      el("div", {}, el("strong", { class: "account-name" }, a.name), el("span", { class: "muted small" }, ` ${a.kind === "api_key" ? "API key" : "Google"} · ${a.secret}${a.tier ? " · " + a.tier : ""}`)),
+      el("div", {}, el("strong", { class: "account-name" }, a.name), el("span", { class: "muted small" }, ` ${a.kind === "api_key" ? "API key" : "Google"} · ${a.secret}${a.tier ? " · " + a.tier : ""}${a.proxy ? " · via " + a.proxy : ""}`)),
       stateBadge(a)),
     a.why && a.state !== "cooling" ? el("p", { class: "why small" }, a.why) : null,
     cooling.length
