@@ -6,7 +6,6 @@ account's, not the host's) nor on other 4xx. The last base's failure is what the
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any
 
@@ -17,6 +16,7 @@ from poolgate import __version__
 from poolgate.config import UpstreamConfig
 from poolgate.hub.types import JSON
 from poolgate.upstream.base import UpstreamFailure
+from poolgate.upstream.egress import routed
 from poolgate.upstream.http import NETWORK_ERRORS, failure_from_response, network_failure, read_json_object
 
 log = logging.getLogger("poolgate.cloudcode")
@@ -38,12 +38,7 @@ class CloudCodeHttp:
         self.client_version = config.client_version or __version__
 
     def via(self, proxy: str) -> CloudCodeHttp:
-        """The same client sending through `proxy` (an account's own egress); itself when there is none."""
-        if not proxy:
-            return self
-        routed = copy.copy(self)
-        routed.proxy = proxy
-        return routed
+        return routed(self, proxy)
 
     def headers(self, token: str) -> dict[str, str]:
         return {

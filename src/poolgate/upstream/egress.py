@@ -7,9 +7,27 @@ that accounts do not all appear from one address. aiohttp speaks to `http://` an
 
 from __future__ import annotations
 
+import copy
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 SCHEMES = ("http", "https")
+
+
+class _Proxied(Protocol):
+    proxy: str | None
+
+
+C = TypeVar("C", bound=_Proxied)
+
+
+def routed(client: C, proxy: str) -> C:
+    """The same HTTP client sending through `proxy` (an account's own); the client itself when there is none."""
+    if not proxy:
+        return client
+    twin = copy.copy(client)
+    twin.proxy = proxy
+    return twin
 
 
 def check_proxy_url(url: str) -> str:

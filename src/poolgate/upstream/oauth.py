@@ -7,7 +7,6 @@ is dead (the account needs a new login), "refresh_failed" for anything else (net
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import orjson
 from poolgate import __version__
 from poolgate.config import UpstreamConfig
 from poolgate.upstream.base import UpstreamFailure
+from poolgate.upstream.egress import routed
 from poolgate.upstream.http import NETWORK_ERRORS, network_failure
 
 SCOPES = (
@@ -87,12 +87,7 @@ class OAuthClient:
         return bool(self.config.oauth_client_id and self.config.oauth_client_secret)
 
     def via(self, proxy: str) -> OAuthClient:
-        """The same client sending through `proxy` (an account's own egress); itself when there is none."""
-        if not proxy:
-            return self
-        routed = copy.copy(self)
-        routed.proxy = proxy
-        return routed
+        return routed(self, proxy)
 
     def require_client(self) -> None:
         if not self.configured:
