@@ -455,7 +455,15 @@ median moved between 0.19 and 0.30 ms. Most of that spread comes with each start
 six fresh starts of the same two builds, three rounds each, gave 1.18× to 3.04× the floor (median
 1.5×), and even in-process one chat request cost 100 to 220 µs depending on the process. So the
 rounds are spread over several epochs, each starting the proxies afresh, and the figures pool them;
-the epoch table shows how far a single start can land. Medians and the interleaved ratios are the figures to compare,
+the epoch table shows how far a single start can land. Three suspects for that spread were ruled
+out on 2026-11-26: the hash seed (the gateway started with `PYTHONHASHSEED` 1–4, three epochs each:
+every seed landed both near 1.2× and near 2×), sharing cores with the load (the proxies pinned to
+one core, the stub and load generator to the other: median 1.67× against 1.76× unpinned over four
+pairs, no narrower), and the code of that day's features (six fresh pairs of the build before them
+and after: 1.61× against 1.59×, c=16 0.56 against 0.57, CPU per request 1.87× against 1.83× the
+floor's). A pause of 0.5 ms between sequential requests moves the ratio to ~1.4× (median of four)
+because the floor's latency rises more than poolgate's when every request starts cold; the
+benchmark keeps measuring back-to-back requests. Medians and the interleaved ratios are the figures to compare,
 and a single run's ratio near a target's edge says little either way. With two cores, the load generator, the stub
 and the proxy compete for CPU at c=16/64, so throughput is a lower bound for every target alike.
 
