@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.conftest import Gateway, Simulator
-from tests.integration.oauth_support import control, import_entries, new_user, oauth_gateway
+from tests.integration.oauth_support import control, new_user, oauth_gateway
 from tests.support import ForwardProxy, poll
 
 KEY_A, KEY_B = "key-egress-aaaaaaaa", "key-egress-bbbbbbbb"
@@ -75,9 +76,14 @@ def test_a_google_account_refreshes_and_calls_cloud_code_through_its_proxy(
     with ForwardProxy() as proxy:
         gw = oauth_gateway(sim, tmp_path / "egress-oauth")
         token = new_user(sim, "egress@example.com", project="egress-project")
-        assert import_entries(gw, [{"refresh_token": token}]).returncode == 0
-        gw.cli("accounts", "set-proxy", "egress@example.com", proxy.url)
-        before = len(proxy.records)  # the import itself ran before the account had a proxy
+        entries = gw.data_dir / "import.json"
+        entries.write_text(json.dumps([{"refresh_token": token}]))
+        gw.cli("accounts", "import", str(entries), "--proxy", proxy.url)
+        # The import looked the account up through its proxy already: token, email, project, quota.
+        paths = [url.removeprefix(sim.url) for _, url, _ in proxy.records]
+        assert paths[0] == "/token" and "/oauth2/v2/userinfo" in paths
+        assert "/v1internal:loadCodeAssist" in paths and "/v1internal:fetchAvailableModels" in paths
+        before = len(proxy.records)
         gw.start()
         try:
             # A revoked access token makes the next call a 401, so the gateway must refresh it first.

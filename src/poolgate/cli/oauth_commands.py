@@ -19,6 +19,7 @@ from poolgate.cli.common import ConfigOption, Context, DataDirOption, console, e
 from poolgate.store.models import API_KEY, Account
 from poolgate.store.sql import SqlStore
 from poolgate.upstream.base import UpstreamFailure
+from poolgate.upstream.egress import check_proxy_url
 from poolgate.upstream.enroll import Enrolled, enroll
 from poolgate.upstream.http import make_session
 from poolgate.upstream.oauth import INVALID_GRANT, OAuthSetupError
@@ -126,10 +127,15 @@ def read_import_file(path: Path) -> list[dict[str, Any]]:
 
 def import_accounts(
     file: Path = typer.Argument(..., help="JSON list of {refresh_token, email?, project_id?}, or oauth_creds.json."),
+    proxy: str = typer.Option("", "--proxy", help="Give every imported account this http(s):// proxy."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Import OAuth accounts from refresh tokens; each entry is reported as imported or failed."""
+    try:
+        proxy = check_proxy_url(proxy)
+    except ValueError as exc:
+        raise _fail(f"Bad proxy: {exc}.") from None
     ctx = load(config, data_dir)
     try:
         entries = read_import_file(file)
@@ -137,7 +143,7 @@ def import_accounts(
         raise _fail(str(err)) from None
     store = open_store(ctx)
     try:
-        rows = asyncio.run(_import(ctx, store, entries))
+        rows = asyncio.run(_import(ctx, store, entries, proxy))
     except OAuthSetupError as err:
         raise _fail(str(err)) from None
     finally:
@@ -154,7 +160,9 @@ def import_accounts(
         raise typer.Exit(1)
 
 
-async def _import(ctx: Context, store: SqlStore, entries: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+async def _import(
+    ctx: Context, store: SqlStore, entries: list[dict[str, Any]], proxy: str = ""
+) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
     async with oauth_runtime(ctx, store) as oauth:
         oauth.client.require_client()
@@ -171,6 +179,7 @@ async def _import(ctx: Context, store: SqlStore, entries: list[dict[str, Any]]) 
                     token.strip(),
                     email=email if isinstance(email, str) else "",
                     project_id=project if isinstance(project, str) else "",
+                    proxy_url=proxy,
                 )
             except (UpstreamFailure, OAuthSetupError) as err:
                 rows.append((str(n), hint, "failed", str(err)[:200]))

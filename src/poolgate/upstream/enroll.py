@@ -17,7 +17,7 @@ from poolgate.store.sql import SqlStore
 from poolgate.upstream.base import UpstreamFailure
 from poolgate.upstream.oauth import Tokens
 from poolgate.upstream.oauth_accounts import OAuthAccounts, tier_name
-from poolgate.upstream.onboarding import ProjectInfo
+from poolgate.upstream.onboarding import ProjectInfo, ProjectResolver
 
 log = logging.getLogger("poolgate.oauth")
 
@@ -37,13 +37,18 @@ async def enroll(
     email: str = "",
     project_id: str = "",
     tokens: Tokens | None = None,
+    proxy_url: str = "",
 ) -> Enrolled:
-    """Raises UpstreamFailure (or OAuthSetupError) when the token cannot be used at all."""
-    tokens = tokens or await oauth.client.refresh(refresh_token)
+    """Raises UpstreamFailure (or OAuthSetupError) when the token cannot be used at all.
+
+    With `proxy_url` the account is looked up through that proxy, and keeps it as its own.
+    """
+    client = oauth.client.via(proxy_url)
+    tokens = tokens or await client.refresh(refresh_token)
     refresh_token = tokens.refresh_token or refresh_token
     warnings: list[str] = []
     try:
-        info = await oauth.client.userinfo(tokens.access_token)
+        info = await client.userinfo(tokens.access_token)
         email = str(info.get("email") or email)
     except UpstreamFailure as failure:
         if not email:
@@ -58,16 +63,18 @@ async def enroll(
         access_token=tokens.access_token,
         access_expires_at=time.time() + tokens.expires_in,
         project_id=project_id,
+        proxy_url=proxy_url,
     )
+    resolver = ProjectResolver(oauth.http.via(proxy_url)) if proxy_url else oauth.resolver
     if project_id:
         try:
-            _, loaded = await oauth.resolver.load(tokens.access_token)
+            _, loaded = await resolver.load(tokens.access_token)
             if loaded is not None:
                 account.tier = tier_name(loaded)
         except UpstreamFailure as failure:
             warnings.append(f"tier lookup failed: {failure}")
     else:
-        info_project: ProjectInfo = await oauth.resolver.discover(tokens.access_token)
+        info_project: ProjectInfo = await resolver.discover(tokens.access_token)
         account.project_id, account.tier = info_project.project_id, tier_name(info_project)
     stored, created = await asyncio.to_thread(_upsert, store, account)
     try:
@@ -93,6 +100,8 @@ def _upsert(store: SqlStore, account: Account) -> tuple[Account, bool]:
         "state_reason": "",
         "enabled": True,
     }
+    if account.proxy_url:
+        fields["proxy_url"] = account.proxy_url
     store.update_account(existing.id, **fields)
     store.clear_cooldowns(existing.id)
     refreshed = store.get_account(existing.id)

@@ -9,12 +9,12 @@ from typing import Any
 from poolgate.errors import ErrorKind, GatewayError, invalid
 from poolgate.gateway import RequestContext
 from poolgate.server.asgi import Request, Response, json_response
-from poolgate.server.handlers.admin_common import after_change, json_body, not_found, tail, text_field
+from poolgate.server.handlers.admin_common import after_change, json_body, not_found, proxy_field, tail, text_field
 from poolgate.services import Services
 from poolgate.store.crypto import mask_secret
 from poolgate.store.models import ACTIVE, API_KEY, Account, Cooldown
 from poolgate.upstream.base import UpstreamFailure
-from poolgate.upstream.egress import check_proxy_url, show_proxy
+from poolgate.upstream.egress import show_proxy
 from poolgate.upstream.oauth import INVALID_GRANT
 
 PREFIX = "/api/accounts/"
@@ -79,7 +79,7 @@ async def add_account(req: Request, ctx: RequestContext, svc: Services) -> Respo
     body = await json_body(req)
     key = text_field(body, "key")
     label = text_field(body, "label", required=False)
-    proxy = _proxy_field(body)
+    proxy = proxy_field(body)
     if len(key) < 8 or any(ch.isspace() for ch in key):
         raise invalid("'key' does not look like a Gemini API key.", "key")
     existing = await asyncio.to_thread(svc.store.list_accounts)
@@ -111,7 +111,7 @@ async def account_action(req: Request, ctx: RequestContext, svc: Services) -> Re
         await after_change(svc)
         return json_response({"removed": account.id})
     if req.method == "POST" and action == "proxy":
-        proxy = _proxy_field(await json_body(req))
+        proxy = proxy_field(await json_body(req))
         await asyncio.to_thread(svc.store.update_account, account.id, proxy_url=proxy)
         result: dict[str, Any] = {}
     elif req.method != "POST" or action not in _ACTIONS:
@@ -125,19 +125,6 @@ async def account_action(req: Request, ctx: RequestContext, svc: Services) -> Re
     payload = await _account_json(svc, refreshed, cooldowns, last_errors)
     payload.update(result)
     return json_response(payload)
-
-
-def _proxy_field(body: dict[str, Any]) -> str:
-    """`proxy_url`: the account's egress proxy; "" or absent means none (the gateway's `upstream.http_proxy`)."""
-    value = body.get("proxy_url", "")
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise invalid("'proxy_url' must be a string.", "proxy_url")
-    try:
-        return check_proxy_url(value)
-    except ValueError as exc:
-        raise invalid(f"'proxy_url': {exc}.", "proxy_url") from None
 
 
 async def _enable(svc: Services, account: Account) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from poolgate.errors import ErrorKind, GatewayError, invalid
 from poolgate.protocols import fields
 from poolgate.server.asgi import Request
 from poolgate.services import Services
+from poolgate.upstream.egress import check_proxy_url
 
 ADMIN_BODY_LIMIT = 1024 * 1024
 
@@ -58,3 +59,16 @@ def not_found(what: str) -> GatewayError:
 async def after_change(svc: Services) -> None:
     """Apply a store change to this process now instead of at the next watcher tick."""
     await svc.reload()
+
+
+def proxy_field(body: dict[str, Any]) -> str:
+    """`proxy_url`: the account's egress proxy; "" or absent means none (the gateway's `upstream.http_proxy`)."""
+    value = body.get("proxy_url", "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise invalid("'proxy_url' must be a string.", "proxy_url")
+    try:
+        return check_proxy_url(value)
+    except ValueError as exc:
+        raise invalid(f"'proxy_url': {exc}.", "proxy_url") from None

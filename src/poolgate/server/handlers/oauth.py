@@ -13,6 +13,7 @@ from poolgate.errors import ErrorKind, GatewayError, invalid
 from poolgate.gateway import RequestContext
 from poolgate.protocols import fields
 from poolgate.server.asgi import Request, Response, json_response
+from poolgate.server.handlers.admin_common import proxy_field
 from poolgate.services import Services
 from poolgate.store.models import Account
 from poolgate.upstream.base import UpstreamFailure
@@ -88,6 +89,7 @@ async def import_token(req: Request, ctx: RequestContext, svc: Services) -> Resp
             token.strip(),
             email=fields.opt_str(body, "email") or "",
             project_id=fields.opt_str(body, "project_id") or "",
+            proxy_url=proxy_field(body),
         )
     except OAuthSetupError as err:
         raise invalid(str(err)) from None
