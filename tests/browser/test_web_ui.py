@@ -146,6 +146,21 @@ def test_operator_journey(page: Any, gw: Gateway, simulator: Simulator) -> None:
     card.locator("button[data-action=clear-cooldown]").click()
     expect(card.locator(".badge")).to_have_text("active")
 
+    # An account's own egress proxy shows on its card, without the password.
+    account_id = card.get_attribute("data-id") or ""
+    admin = {"authorization": f"Bearer {ADMIN}"}
+    proxied = httpx.post(
+        f"{gw.base_url}/api/accounts/{account_id}/proxy",
+        json={"proxy_url": "http://ops:s3cret@127.0.0.1:3128"},
+        headers=admin,
+    )
+    assert proxied.status_code == 200, proxied.text
+    page.reload()
+    page.click("#nav a[data-view=accounts]")
+    expect(card).to_contain_text("via http://ops:***@127.0.0.1:3128")
+    assert "s3cret" not in card.inner_text()
+    httpx.post(f"{gw.base_url}/api/accounts/{account_id}/proxy", json={"proxy_url": ""}, headers=admin)
+
 
 PHONE_VIEWS = {
     "dashboard": "#chart-tokens svg",
