@@ -8,12 +8,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from poolgate.cli.common import ConfigOption, DataDirOption, console, err_console, load, open_store
+from poolgate.cli.common import ConfigOption, DataDirOption, checked_proxy, console, err_console, load, open_store
 from poolgate.pool.classify import PARKED, Classifier
 from poolgate.store.crypto import mask_secret
 from poolgate.store.models import ACTIVE, API_KEY, Account, Cooldown
 from poolgate.store.sql import SqlStore
-from poolgate.upstream.egress import check_proxy_url, show_proxy
+from poolgate.upstream.egress import show_proxy
 
 app = typer.Typer(help="Manage upstream accounts (Gemini API keys and Google OAuth accounts).", no_args_is_help=True)
 
@@ -98,7 +98,7 @@ def add_key(
     if len(key) < 8:
         err_console.print("[red]That does not look like an API key.[/red]")
         raise typer.Exit(1)
-    proxy = _checked_proxy(proxy)
+    proxy = checked_proxy(proxy)
     store = open_store(load(config, data_dir))
     for existing in store.list_accounts():
         if existing.kind == API_KEY and existing.secret == key:
@@ -110,14 +110,6 @@ def add_key(
     console.print(f"Added API key account [bold]{account.id}[/bold] ({account.label}, key {mask_secret(key)}{via}).")
 
 
-def _checked_proxy(url: str) -> str:
-    try:
-        return check_proxy_url(url)
-    except ValueError as exc:
-        err_console.print(f"[red]Bad proxy:[/red] {exc}.")
-        raise typer.Exit(1) from None
-
-
 @app.command("set-proxy")
 def set_proxy(
     ref: str = typer.Argument(..., help="Account id, id prefix, label or email."),
@@ -126,7 +118,7 @@ def set_proxy(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Send one account's upstream traffic (token refresh included) through its own proxy."""
-    proxy = _checked_proxy(url)
+    proxy = checked_proxy(url)
     store = open_store(load(config, data_dir))
     account_id = _resolve(store, ref)
     store.update_account(account_id, proxy_url=proxy)

@@ -1,4 +1,4 @@
-"""Options every command shares (--config, --data-dir) and opening the config and store from them."""
+"""Options every command shares (--config, --data-dir), opening the config and store from them, and --proxy checks."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.console import Console
 
 from poolgate.config import Config, ConfigError, load_config_file
 from poolgate.store.sql import SqlStore
+from poolgate.upstream.egress import check_proxy_url
 
 console = Console()
 err_console = Console(stderr=True)
@@ -24,6 +25,15 @@ class Context:
     config: Config
     data_dir: Path
     config_path: Path
+
+
+def checked_proxy(url: str) -> str:
+    """A --proxy value as stored (see upstream/egress.py); a bad one ends the command with the reason."""
+    try:
+        return check_proxy_url(url)
+    except ValueError as exc:
+        err_console.print(f"[red]Bad proxy:[/red] {exc}.")
+        raise typer.Exit(1) from None
 
 
 def default_data_dir() -> Path:

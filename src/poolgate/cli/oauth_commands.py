@@ -15,11 +15,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from poolgate.cli.common import ConfigOption, Context, DataDirOption, console, err_console, load, open_store
+from poolgate.cli.common import (
+    ConfigOption,
+    Context,
+    DataDirOption,
+    checked_proxy,
+    console,
+    err_console,
+    load,
+    open_store,
+)
 from poolgate.store.models import API_KEY, Account
 from poolgate.store.sql import SqlStore
 from poolgate.upstream.base import UpstreamFailure
-from poolgate.upstream.egress import check_proxy_url
 from poolgate.upstream.enroll import Enrolled, enroll
 from poolgate.upstream.http import make_session
 from poolgate.upstream.oauth import INVALID_GRANT, OAuthSetupError
@@ -132,10 +140,7 @@ def import_accounts(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Import OAuth accounts from refresh tokens; each entry is reported as imported or failed."""
-    try:
-        proxy = check_proxy_url(proxy)
-    except ValueError as exc:
-        raise _fail(f"Bad proxy: {exc}.") from None
+    proxy = checked_proxy(proxy)
     ctx = load(config, data_dir)
     try:
         entries = read_import_file(file)

@@ -17,7 +17,7 @@ from poolgate.store.sql import SqlStore
 from poolgate.upstream.base import UpstreamFailure
 from poolgate.upstream.oauth import Tokens
 from poolgate.upstream.oauth_accounts import OAuthAccounts, tier_name
-from poolgate.upstream.onboarding import ProjectInfo, ProjectResolver
+from poolgate.upstream.onboarding import ProjectInfo
 
 log = logging.getLogger("poolgate.oauth")
 
@@ -65,7 +65,7 @@ async def enroll(
         project_id=project_id,
         proxy_url=proxy_url,
     )
-    resolver = ProjectResolver(oauth.http.via(proxy_url)) if proxy_url else oauth.resolver
+    resolver = oauth.resolver_via(proxy_url)
     if project_id:
         try:
             _, loaded = await resolver.load(tokens.access_token)

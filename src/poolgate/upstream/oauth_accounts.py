@@ -82,12 +82,13 @@ class OAuthAccounts:
             if known:
                 account.project_id = known
                 return known
-            info = await self.with_token(account, self._resolver(account).discover)
+            info = await self.with_token(account, self.resolver_via(account.proxy_url).discover)
             await self.save_project(account, info)
             return info.project_id
 
-    def _resolver(self, account: Account) -> ProjectResolver:
-        return ProjectResolver(self.http.via(account.proxy_url)) if account.proxy_url else self.resolver
+    def resolver_via(self, proxy: str) -> ProjectResolver:
+        """Project lookups sent through an account's own proxy (the shared resolver when it has none)."""
+        return ProjectResolver(self.http.via(proxy)) if proxy else self.resolver
 
     async def save_project(self, account: Account, info: ProjectInfo) -> None:
         self._projects[account.id] = info.project_id
@@ -96,7 +97,7 @@ class OAuthAccounts:
 
     async def rediscover(self, account: Account) -> ProjectInfo:
         """loadCodeAssist (and onboarding) again, e.g. for `accounts refresh`; persists the result."""
-        info = await self.with_token(account, self._resolver(account).discover)
+        info = await self.with_token(account, self.resolver_via(account.proxy_url).discover)
         await self.save_project(account, info)
         return info
 
