@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import orjson
 
+from poolgate.simulator import pictures
 from poolgate.simulator.script import FunctionCallSpec, Step
 
 THINKING_TEXT: Final = "Let me think about that."
@@ -33,6 +34,7 @@ class Reply:
     candidate_count: int = 1
     logprobs: int | None = None  # None: not asked; else alternatives per token
     grounding: dict[str, Any] | None = None  # Google Search metadata, when the request offered search
+    image: dict[str, Any] | None = None  # the inlineData part of a drawn picture
 
 
 def reply_for(model: str, body: dict[str, Any], step: Step | None) -> Reply:
@@ -50,10 +52,18 @@ def reply_for(model: str, body: dict[str, Any], step: Step | None) -> Reply:
         if step.finish_reason is not None:
             finish = step.finish_reason
         usage = step.usage
+    image = None
+    # A scripted text or finish reason stands for a refusal: the picture is drawn only when neither is set.
+    if pictures.wants_image(model, body) and (step is None or (step.text is None and step.finish_reason is None)):
+        image = pictures.draw(body)
+        text, calls = "", ()
     if usage is None:
         usage = compute_usage(body, text, calls, thoughts)
+        if image is not None:
+            usage["candidatesTokenCount"] = pictures.IMAGE_TOKENS
+            usage["totalTokenCount"] = usage["promptTokenCount"] + pictures.IMAGE_TOKENS
     grounding = grounding_for(_last_user_text(_contents(body)), text) if _offers_search(body) else None
-    return Reply(text, thoughts, calls, finish, usage, _candidate_count(body), wants_logprobs(body), grounding)
+    return Reply(text, thoughts, calls, finish, usage, _candidate_count(body), wants_logprobs(body), grounding, image)
 
 
 def grounding_for(query: str, text: str) -> dict[str, Any] | None:
@@ -85,10 +95,9 @@ def prompt_tokens(body: dict[str, Any]) -> int:
             text = part.get("text")
             if isinstance(text, str):
                 chars += len(text)
-    blobs = 0
+    blobs = prompt_blobs(body)
     for content in _contents(body):
         for part in _parts(content):
-            blobs += "inlineData" in part or "fileData" in part
             for key in ("functionCall", "functionResponse"):
                 if isinstance(part.get(key), dict):
                     chars += len(orjson.dumps(part[key]))
@@ -104,6 +113,10 @@ def prompt_tokens(body: dict[str, Any]) -> int:
     return max(1, chars // 4 + blobs * _BLOB_TOKENS)
 
 
+def prompt_blobs(body: dict[str, Any]) -> int:
+    return sum("inlineData" in part or "fileData" in part for content in _contents(body) for part in _parts(content))
+
+
 def compute_usage(
     body: dict[str, Any], text: str, calls: tuple[FunctionCallSpec, ...], thoughts: str | None
 ) -> dict[str, Any]:
@@ -111,6 +124,13 @@ def compute_usage(
     answer_chars = len(text) + sum(len(c.name) + len(orjson.dumps(c.args)) for c in calls)
     candidates = max(1, answer_chars // 4)
     usage: dict[str, Any] = {"promptTokenCount": prompt, "candidatesTokenCount": candidates}
+    blobs = prompt_blobs(body)
+    if blobs:
+        images = blobs * _BLOB_TOKENS
+        usage["promptTokensDetails"] = [
+            {"modality": "TEXT", "tokenCount": prompt - images},
+            {"modality": "IMAGE", "tokenCount": images},
+        ]
     total = prompt + candidates
     if thoughts:
         usage["thoughtsTokenCount"] = max(1, len(thoughts) // 4)

@@ -6,6 +6,7 @@ from typing import Any, Final
 
 import orjson
 
+from poolgate.simulator import pictures
 from poolgate.simulator.asgi import JSON_HEADERS, SSE_HEADERS, ConnectionCut, Headers, Request
 from poolgate.simulator.behaviour import missing_signature, prompt_tokens, reply_for
 from poolgate.simulator.calls import json_body, log_call
@@ -53,6 +54,9 @@ async def _read_logged_call(
         unsigned = missing_signature(model, body) if method != "countTokens" else None
         if unsigned:
             raise GoogleError(400, unsigned)
+        refused = pictures.unsupported_modalities(model, body)
+        if refused:
+            raise GoogleError(400, refused)
     return key, body, record
 
 
