@@ -4,6 +4,7 @@ from __future__ import annotations
 
 DEFAULT_FLASH = "gemini-2.5-flash"
 DEFAULT_PRO = "gemini-2.5-pro"
+DEFAULT_IMAGE = "gemini-2.5-flash-image"
 
 # Exact names first; the wildcard families below catch dated and future variants.
 BUILTIN_EXACT: dict[str, str] = {
@@ -39,6 +40,9 @@ BUILTIN_PATTERNS: dict[str, str] = {
     "claude-*sonnet*": DEFAULT_PRO,
     "claude-*haiku*": DEFAULT_FLASH,
     "claude-*": DEFAULT_PRO,
+    # OpenAI's image models, for /v1/images and for chat requests that name them.
+    "gpt-image-*": DEFAULT_IMAGE,
+    "dall-e-*": DEFAULT_IMAGE,
 }
 
 # Models listed by /v1/models even before any account reports its own.
@@ -48,4 +52,5 @@ BUILTIN_MODELS: tuple[str, ...] = (
     "gemini-2.5-flash-lite",
     "gemini-3-pro-preview",
     "gemini-3-flash-preview",
+    DEFAULT_IMAGE,
 )

@@ -34,6 +34,7 @@ from poolgate.server.handlers import (
     admin_logs,
     anthropic,
     gemini,
+    images,
     observe,
     openai,
     responses,
@@ -130,6 +131,8 @@ def default_routes() -> Router:
     r.add("POST", "/v1/messages/count_tokens", Route(anthropic.count_tokens, ANTHROPIC))
     r.add("POST", "/v1/responses", Route(responses.create, OPENAI))
     r.add("POST", "/v1/responses/compact", Route(responses.compact, OPENAI))
+    r.add("POST", "/v1/images/generations", Route(images.generations, OPENAI))
+    r.add("POST", "/v1/images/edits", Route(images.edits, OPENAI))
     r.add("GET", "/v1/responses", Route(responses.refuse_websocket, OPENAI, logged=False))
     r.add_prefix("GET", responses.PREFIX, Route(responses.retrieve, OPENAI, logged=False))
     r.add_prefix("DELETE", responses.PREFIX, Route(responses.delete, OPENAI, logged=False))

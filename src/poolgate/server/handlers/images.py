@@ -1,0 +1,104 @@
+"""OpenAI Images routes: `/v1/images/generations` (JSON) and `/v1/images/edits` (file upload)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import orjson
+
+from poolgate.errors import invalid
+from poolgate.gateway import RequestContext
+from poolgate.hub.types import JSON
+from poolgate.protocols import multipart, sse
+from poolgate.protocols import openai_images as images
+from poolgate.server import pipeline
+from poolgate.server.asgi import Request, Response, StreamResponse
+from poolgate.server.handlers.openai import read_body
+from poolgate.services import Services
+from poolgate.upstream.base import UpstreamCall
+
+# Magic numbers of the formats Gemini reads; a client's declared type is often application/octet-stream.
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+async def generations(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
+    request = images.parse_generation(await read_body(req, ctx, svc))
+    return await _draw(req, ctx, svc, request, edit=False)
+
+
+async def edits(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
+    raw = await req.body(svc.config.proxy.max_body_mb * 1024 * 1024)
+    # The MIME parser is synchronous and a photo can be megabytes: parse beside the event loop.
+    form = await asyncio.to_thread(multipart.parse_form, req.headers.get("content-type", ""), raw)
+    sources = [_source(f) for f in form.files_named("image", "image[]")]
+    masks = form.files_named("mask")
+    request = images.parse_edit(form.fields, sources, _source(masks[0]) if masks else None)
+    # The log keeps the form's fields and a line per file, not the uploaded bytes.
+    summary: JSON = dict(form.fields)
+    summary["files"] = [f"{f.name}: {f.filename} ({f.content_type}, {len(f.data)} bytes)" for f in form.files]
+    ctx.request_body = orjson.dumps(summary)
+    return await _draw(req, ctx, svc, request, edit=True)
+
+
+def _source(upload: multipart.FormFile) -> images.SourceImage:
+    data = upload.data
+    for magic, mime in _SIGNATURES:
+        if data.startswith(magic):
+            return images.SourceImage(mime, data)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return images.SourceImage("image/webp", data)
+    raise invalid(f"'{upload.name}' ({upload.filename}) is not a PNG, JPEG, WebP or GIF image.", upload.name)
+
+
+async def _draw(
+    req: Request, ctx: RequestContext, svc: Services, request: images.ImageRequest, *, edit: bool
+) -> Response | StreamResponse:
+    upstream_model = pipeline.route_model(ctx, svc, request.model)
+    call = pipeline.make_call(ctx, svc, req, images.to_hub(request, upstream_model), False, "")
+    created = int(time.time())
+    answers = await _answers(svc, call, ctx, request.n)
+    pictures = [images.picture_of(answer, upstream_model) for answer in answers]
+    total = images.ImageUsage()
+    for answer in answers:
+        total.add(answer)
+    ctx.usage = total.hub()
+    headers = pipeline.routing_headers(ctx, svc)
+    if request.stream:
+        events = []
+        for answer, picture in zip(answers, pictures, strict=True):
+            own = images.ImageUsage()
+            own.add(answer)
+            events.append(images.completed_event(request, picture, own, created, edit))
+        return StreamResponse(200, _stream(events, ctx), headers)
+    raw = orjson.dumps(images.response_json(request, pictures, total, created))
+    ctx.response_body = raw
+    return Response(200, raw, headers)
+
+
+async def _answers(svc: Services, call: UpstreamCall, ctx: RequestContext, n: int) -> list[JSON]:
+    """`n` upstream calls at once; the first failure fails the request and cancels the rest."""
+    if n == 1:
+        return [await svc.gateway.generate(call, ctx)]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(svc.gateway.generate(call, ctx)) for _ in range(n)]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
+
+
+async def _stream(events: list[JSON], ctx: RequestContext) -> AsyncIterator[bytes]:
+    """The pictures are all made before the stream starts (so retries stay invisible); no partial images."""
+    sent: list[bytes] = []
+    for event in events:
+        chunk = sse.event(str(event["type"]), event)
+        sent.append(chunk)
+        yield chunk
+    ctx.response_body = b"".join(sent)

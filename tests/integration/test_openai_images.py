@@ -1,0 +1,174 @@
+"""OpenAI Images end to end: the official SDK's images.generate / images.edit against `poolgate serve`.
+
+The simulator draws a grey PNG whose dimensions follow the requested aspect ratio and size the way
+Gemini's image models do, so the tests can read what reached the picture from the picture itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import Gateway, Simulator
+from tests.integration.gateways import gateway_for_module
+
+KEY = "key-openai-images-0001"
+# A 1×1 PNG a user might upload to edit.
+SOURCE_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
+    gateway = gateway_for_module(tmp_path_factory.mktemp("images"), simulator_process, None, {"images": KEY})
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture
+def client(gw: Gateway, simulator_process: Simulator) -> openai.OpenAI:
+    simulator_process.reset()
+    return openai.OpenAI(api_key="sk-test", base_url=gw.v1, max_retries=0)
+
+
+def png_size(b64: str) -> tuple[int, int]:
+    raw = base64.b64decode(b64)
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    width, height = struct.unpack(">II", raw[16:24])
+    return width, height
+
+
+def upstream(sim: Simulator) -> list[dict[str, Any]]:
+    return [c for c in sim.calls(KEY) if c["method"] == "generateContent"]
+
+
+def test_generate_follows_the_requested_shape(client: openai.OpenAI, simulator_process: Simulator) -> None:
+    raw = client.images.with_raw_response.generate(model="gpt-image-1", prompt="A red fox in snow", size="1536x1024")
+    result = raw.parse()
+    assert raw.headers["x-mapped-model"] == "gemini-2.5-flash-image"
+    assert result.data is not None and len(result.data) == 1
+    b64 = result.data[0].b64_json
+    assert b64 is not None
+    assert png_size(b64) == (1248, 832)  # Gemini's 3:2 picture, the nearest to 1536x1024
+    assert result.size == "1248x832" and result.output_format == "png"
+    assert result.usage is not None and result.usage.output_tokens == 1290
+    assert result.usage.total_tokens == result.usage.input_tokens + 1290
+    [call] = upstream(simulator_process)
+    body = call["body"]
+    assert call["model"] == "gemini-2.5-flash-image"
+    assert body["contents"] == [{"role": "user", "parts": [{"text": "A red fox in snow"}]}]
+    # Gemini 2.x image models have one size: only the shape is asked for.
+    assert body["generationConfig"] == {"responseModalities": ["TEXT", "IMAGE"], "imageConfig": {"aspectRatio": "3:2"}}
+    assert "systemInstruction" not in body
+
+
+def test_several_images_are_several_calls_and_their_usage_adds_up(
+    client: openai.OpenAI, simulator_process: Simulator
+) -> None:
+    result = client.images.generate(prompt="Three boats", n=3, size="1024x1792")
+    assert result.data is not None and len(result.data) == 3
+    assert {png_size(d.b64_json or "") for d in result.data} == {(768, 1344)}  # 9:16
+    assert len(upstream(simulator_process)) == 3
+    assert result.usage is not None and result.usage.output_tokens == 3 * 1290
+
+
+def test_url_format_and_a_larger_size_on_a_model_that_has_sizes(
+    client: openai.OpenAI, simulator_process: Simulator
+) -> None:
+    result = client.images.generate(
+        model="gemini-3-pro-image-preview", prompt="A lighthouse", quality="high", response_format="url"
+    )
+    assert result.data is not None
+    url = result.data[0].url or ""
+    assert url.startswith("data:image/png;base64,")
+    assert png_size(url.split(",", 1)[1]) == (2048, 2048)  # quality high: Gemini's 2K
+    config = upstream(simulator_process)[0]["body"]["generationConfig"]
+    assert config["imageConfig"] == {"imageSize": "2K"}
+
+
+def test_streamed_generation_ends_with_the_completed_event(client: openai.OpenAI) -> None:
+    events = list(client.images.generate(prompt="A kite", size="1024x1024", stream=True))
+    assert [e.type for e in events] == ["image_generation.completed"]
+    done = events[0]
+    assert done.type == "image_generation.completed"
+    assert png_size(done.b64_json) == (1024, 1024)
+    assert done.output_format == "png" and done.usage.output_tokens == 1290
+
+
+def test_edit_sends_the_uploaded_image_and_mask(client: openai.OpenAI, simulator_process: Simulator) -> None:
+    result = client.images.edit(
+        image=("photo.png", io.BytesIO(SOURCE_PNG), "application/octet-stream"),
+        mask=("mask.png", io.BytesIO(SOURCE_PNG), "image/png"),
+        prompt="Add a hat",
+        size="1024x1024",
+    )
+    assert result.data is not None and png_size(result.data[0].b64_json or "") == (1024, 1024)
+    parts = upstream(simulator_process)[0]["body"]["contents"][0]["parts"]
+    assert [p["inlineData"]["mimeType"] for p in parts[:2]] == ["image/png", "image/png"]
+    assert base64.b64decode(parts[0]["inlineData"]["data"]) == SOURCE_PNG
+    assert parts[2]["text"].startswith("Add a hat\n\n") and "mask" in parts[2]["text"]
+    # Usage separates the uploaded images from the prompt text.
+    assert result.usage is not None and result.usage.input_tokens_details.image_tokens == 2 * 258
+
+
+def test_edit_refuses_a_file_that_is_not_an_image(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as err:
+        client.images.edit(image=("notes.txt", io.BytesIO(b"just text"), "text/plain"), prompt="Fix it")
+    assert "not a PNG, JPEG, WebP or GIF image" in err.value.message
+    assert err.value.body["param"] == "image"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"size": "huge"}, "size"),
+        ({"n": 11}, "n"),
+        ({"background": "transparent"}, "background"),
+        ({"output_format": "webp"}, "output_format"),
+        ({"quality": "ultra"}, "quality"),
+    ],
+)
+def test_bad_fields_are_named(gw: Gateway, fields: dict[str, Any], param: str) -> None:
+    r = httpx.post(f"{gw.v1}/images/generations", json={"prompt": "x", **fields}, timeout=30)
+    assert r.status_code == 400
+    assert r.json()["error"]["param"] == param
+
+
+def test_missing_prompt_and_a_json_edit_body(gw: Gateway) -> None:
+    r = httpx.post(f"{gw.v1}/images/generations", json={"model": "gpt-image-1"}, timeout=30)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "prompt"
+    r = httpx.post(f"{gw.v1}/images/edits", json={"prompt": "x"}, timeout=30)
+    assert r.status_code == 400 and "multipart/form-data" in r.json()["error"]["message"]
+
+
+def test_a_refusal_and_a_safety_block_reach_the_client(client: openai.OpenAI, simulator_process: Simulator) -> None:
+    simulator_process.script(KEY, {"text": "I can't draw that person."})
+    with pytest.raises(openai.APIStatusError) as err:
+        client.images.generate(prompt="A famous person")
+    assert err.value.status_code == 502
+    assert "returned no image" in err.value.message and "I can't draw that person." in err.value.message
+
+    simulator_process.script(KEY, {"finish_reason": "IMAGE_SAFETY"})
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.images.generate(prompt="Something unsafe")
+    assert bad.value.code == "content_policy_violation" and "IMAGE_SAFETY" in bad.value.message
+
+
+def test_a_text_model_is_refused_by_google_with_its_reason(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as err:
+        client.images.generate(model="gemini-2.5-flash", prompt="A cat")
+    assert "response modalities" in err.value.message
+
+
+def test_image_requests_are_logged_with_their_tokens(client: openai.OpenAI, gw: Gateway) -> None:
+    client.images.generate(prompt="A logged owl", n=2)
+    out = gw.cli("logs", "--limit", "1").stdout
+    assert "/v1/images/generations" in out and "gemini-2.5-flash-image" in out
