@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import Gateway, Simulator
-from tests.integration.oauth_support import control, new_user, oauth_gateway
+from tests.integration.oauth_support import account_row, control, new_user, oauth_gateway, start_login
 from tests.support import ForwardProxy, poll
 
 KEY_A, KEY_B = "key-egress-aaaaaaaa", "key-egress-bbbbbbbb"
@@ -94,6 +94,51 @@ def test_a_google_account_refreshes_and_calls_cloud_code_through_its_proxy(
             assert "/token" in paths  # the access token was refreshed through the proxy
             assert "/v1internal:generateContent" in paths
             assert all(h.get("authorization", "Bearer ").startswith("Bearer ") for _, _, h in proxy.records)
+        finally:
+            gw.stop()
+
+
+def test_a_login_exchanges_its_code_through_the_new_accounts_proxy(
+    simulator_process: Simulator, tmp_path: Path
+) -> None:
+    sim = simulator_process
+    with ForwardProxy() as proxy:
+        gw = oauth_gateway(sim, tmp_path / "egress-login", POOLGATE_PROXY__ADMIN_PASSWORD=ADMIN)
+        new_user(sim, "cli-login@example.com", project="cli-login-project")
+        control(sim, "next_login", {"email": "cli-login@example.com"})
+        proc, url = start_login(gw, "--no-browser", "--proxy", proxy.url)
+        try:
+            # The browser reaches Google on its own; only what the gateway sends goes through the proxy.
+            location = httpx.get(url, follow_redirects=False, timeout=10).headers["location"]
+            out, _ = proc.communicate(location + "\n", timeout=60)
+        finally:
+            proc.kill()
+        assert proc.returncode == 0, out
+        paths = [url.removeprefix(sim.url) for _, url, _ in proxy.records]
+        assert paths[0] == "/token" and "/oauth2/v2/userinfo" in paths and "/v1internal:loadCodeAssist" in paths
+        assert proxy.url.removeprefix("http://") in account_row(gw, "cli-login@example.com")
+
+        # The web UI's login: the proxy named when the login starts carries the exchange after the callback.
+        gw.start()
+        try:
+            before = len(proxy.records)
+            new_user(sim, "web-login@example.com", project="web-login-project")
+            control(sim, "next_login", {"email": "web-login@example.com"})
+            admin = {"authorization": f"Bearer {ADMIN}"}
+            started = httpx.post(
+                f"{gw.base_url}/api/accounts/oauth/start", headers=admin, json={"proxy_url": proxy.url}, timeout=10
+            ).json()
+            location = httpx.get(started["url"], follow_redirects=False, timeout=10).headers["location"]
+            assert httpx.get(location, timeout=30).status_code == 200
+            paths = [url.removeprefix(sim.url) for _, url, _ in proxy.records[before:]]
+            assert paths[0] == "/token" and "/v1internal:loadCodeAssist" in paths
+            listed = httpx.get(f"{gw.base_url}/api/accounts", headers=admin, timeout=10).json()
+            web = [a for a in listed["accounts"] if a["email"] == "web-login@example.com"]
+            assert web and web[0]["proxy"] == proxy.url
+            bad = httpx.post(
+                f"{gw.base_url}/api/accounts/oauth/start", headers=admin, json={"proxy_url": "socks5://x"}, timeout=10
+            )
+            assert bad.status_code == 400 and bad.json()["error"]["param"] == "proxy_url"
         finally:
             gw.stop()
 

@@ -67,14 +67,16 @@ def _report(result: Enrolled) -> None:
 def login(
     no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL and read the pasted redirect URL."),
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for the browser's redirect."),
+    proxy: str = typer.Option("", "--proxy", help="The account's own http(s):// proxy, used from the login on."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Log in with a Google account (OAuth with PKCE and a loopback redirect) and add it to the pool."""
+    proxy = checked_proxy(proxy)
     ctx = load(config, data_dir)
     store = open_store(ctx)
     try:
-        result = asyncio.run(_login(ctx, store, no_browser, timeout))
+        result = asyncio.run(_login(ctx, store, no_browser, timeout, proxy))
     except OAuthSetupError as err:
         raise _fail(str(err)) from None
     except UpstreamFailure as failure:
@@ -84,14 +86,14 @@ def login(
     _report(result)
 
 
-async def _login(ctx: Context, store: SqlStore, no_browser: bool, wait_seconds: float) -> Enrolled:
+async def _login(ctx: Context, store: SqlStore, no_browser: bool, wait_seconds: float, proxy: str = "") -> Enrolled:
     async with oauth_runtime(ctx, store) as oauth:
         oauth.client.require_client()
         # Imported here: aiohttp.web is only needed by this one command.
         from poolgate.cli.loopback import LoopbackReceiver, free_loopback_uri
 
         if no_browser:
-            pending = oauth.logins.start(free_loopback_uri())
+            pending = oauth.logins.start(free_loopback_uri(), proxy)
             print("Open this URL in a browser and log in:\n", flush=True)
             print(pending.url, flush=True)
             print(
@@ -105,7 +107,7 @@ async def _login(ctx: Context, store: SqlStore, no_browser: bool, wait_seconds: 
             code, pending = oauth.logins.take(pasted)
         else:
             async with LoopbackReceiver() as receiver:
-                pending = oauth.logins.start(receiver.redirect_uri)
+                pending = oauth.logins.start(receiver.redirect_uri, proxy)
                 receiver.expected_state = pending.state
                 print("Opening your browser to log in. If it does not open, visit:\n", flush=True)
                 print(pending.url, flush=True)
@@ -114,8 +116,11 @@ async def _login(ctx: Context, store: SqlStore, no_browser: bool, wait_seconds: 
                     webbrowser.open(pending.url)
                 code, state = await receiver.wait(wait_seconds)
             code, pending = oauth.logins.take(code, state)
-        tokens = await oauth.client.exchange_code(code, pending.redirect_uri, pending.pkce.verifier)
-        return await enroll(oauth, store, tokens.refresh_token, tokens=tokens)
+        # The browser talks to Google directly; from the code exchange on, the account's proxy carries it.
+        tokens = await oauth.client.via(pending.proxy_url).exchange_code(
+            code, pending.redirect_uri, pending.pkce.verifier
+        )
+        return await enroll(oauth, store, tokens.refresh_token, tokens=tokens, proxy_url=pending.proxy_url)
 
 
 def read_import_file(path: Path) -> list[dict[str, Any]]:

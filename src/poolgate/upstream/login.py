@@ -20,6 +20,7 @@ class PendingLogin:
     redirect_uri: str
     url: str
     created_at: float
+    proxy_url: str = ""  # the new account's own egress proxy: the code is exchanged through it
 
 
 class LoginBook:
@@ -28,12 +29,12 @@ class LoginBook:
         self.clock = clock
         self._pending: dict[str, PendingLogin] = {}
 
-    def start(self, redirect_uri: str) -> PendingLogin:
+    def start(self, redirect_uri: str, proxy_url: str = "") -> PendingLogin:
         self._expire()
         state = secrets.token_urlsafe(24)
         pkce = Pkce.new()
         url = self.client.authorize_url(redirect_uri, state, pkce)
-        login = PendingLogin(state, pkce, redirect_uri, url, self.clock())
+        login = PendingLogin(state, pkce, redirect_uri, url, self.clock(), proxy_url)
         self._pending[state] = login
         return login
 

@@ -51,7 +51,7 @@ async def start(req: Request, ctx: RequestContext, svc: Services) -> Response:
     body = await _body(req, svc)
     redirect = fields.opt_str(body, "redirect_uri") or _default_redirect(req, svc)
     try:
-        login = svc.oauth.logins.start(redirect)
+        login = svc.oauth.logins.start(redirect, proxy_field(body))
     except OAuthSetupError as err:
         raise invalid(str(err)) from None
     return json_response({"url": login.url, "state": login.state, "redirect_uri": login.redirect_uri})
@@ -60,8 +60,9 @@ async def start(req: Request, ctx: RequestContext, svc: Services) -> Response:
 async def _finish(svc: Services, pasted: str, state: str) -> Enrolled:
     try:
         code, login = svc.oauth.logins.take(pasted, state)
-        tokens = await svc.oauth.client.exchange_code(code, login.redirect_uri, login.pkce.verifier)
-        result = await enroll(svc.oauth, svc.store, tokens.refresh_token, tokens=tokens)
+        client = svc.oauth.client.via(login.proxy_url)
+        tokens = await client.exchange_code(code, login.redirect_uri, login.pkce.verifier)
+        result = await enroll(svc.oauth, svc.store, tokens.refresh_token, tokens=tokens, proxy_url=login.proxy_url)
     except OAuthSetupError as err:
         raise invalid(str(err)) from None
     except UpstreamFailure as failure:
