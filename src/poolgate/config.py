@@ -77,6 +77,7 @@ class MonitorConfig:
     capture_bodies: bool = True
     body_cap_kb: int = 64
     queue_size: int = 10000
+    max_log_mb: int = 1024  # 0: no size cap, only retention_days
 
 
 @dataclass(frozen=True, slots=True)

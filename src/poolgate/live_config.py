@@ -23,6 +23,7 @@ LIVE_KEYS: frozenset[str] = frozenset(
         "monitor.capture_bodies",
         "monitor.body_cap_kb",
         "monitor.queue_size",
+        "monitor.max_log_mb",
         "proxy.expose_account_header",
         "routing.custom_mapping",
     }

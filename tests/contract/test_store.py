@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -151,6 +153,20 @@ def test_request_log_filters_pages_and_prunes(store: SqlStore) -> None:
     assert errors["a2"]["status"] == 429 and errors["a1"]["error"] == "upstream broke"
     assert store.delete_logs_before(T0 + 20) == 20
     assert store.count_logs() == 10
+
+
+def test_the_log_reports_its_size_and_drops_its_oldest_rows(store: SqlStore) -> None:
+    # Random text, so neither database can compress the bodies away.
+    rows = [log_row(i, request_body=base64.b64encode(os.urandom(7500)).decode()) for i in range(200)]
+    store.insert_logs(rows)
+    full = store.log_bytes()
+    assert full >= 200 * 10_000
+    assert store.delete_oldest_logs(0) == 0
+    assert store.delete_oldest_logs(120) == 120
+    assert [r["id"] for r in store.query_logs(limit=1, ascending=True)] == ["req-0120"]
+    assert store.count_logs() == 80
+    # The size follows at once (no VACUUM needed): about the 80 rows left.
+    assert store.log_bytes() < full * 0.6
 
 
 def test_usage_accumulates_as_integers(store: SqlStore) -> None:

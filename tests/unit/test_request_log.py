@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,27 @@ async def test_retention_deletes_rows_older_than_retention_days(tmp_path: Path) 
     log.configure(MonitorConfig(retention_days=7))
     assert await log.enforce_retention(now) == 1
     assert [r["id"] for r in store.query_logs(limit=10)] == ["req-0003"]
+    store.close()
+
+
+async def test_past_the_size_cap_the_oldest_rows_go_and_the_usage_totals_stay(tmp_path: Path) -> None:
+    store = SqlStore.open(tmp_path)
+    log = RequestLog(store, MonitorConfig(max_log_mb=1))
+    for i in range(300):
+        log.put(_ctx(i, body=b'{"prompt":"' + os.urandom(4000).hex().encode() + b'"}', ts=time.time() - 300 + i))
+    await log.flush()
+    assert store.log_bytes() > 2 * 1024 * 1024
+    usage_before = store.usage_since(0)
+    assert usage_before and usage_before[0]["requests"] == 300
+    deleted = await log.enforce_size()
+    assert deleted > 100
+    assert store.log_bytes() <= 1024 * 1024
+    kept = [r["id"] for r in store.query_logs(limit=300, ascending=True)]
+    assert kept == [f"req-{i:04d}" for i in range(deleted, 300)]  # the newest survive, in order
+    assert store.usage_since(0) == usage_before  # `poolgate stats` still counts every request
+    assert await log.enforce_size() == 0  # under the cap now: nothing more goes
+    log.configure(MonitorConfig(max_log_mb=0))  # no cap
+    assert await log.enforce_size() == 0
     store.close()
 
 

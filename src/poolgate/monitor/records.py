@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from typing import Any
@@ -21,6 +22,9 @@ log = logging.getLogger("poolgate.monitor")
 BATCH_SIZE = 1000
 FLUSH_INTERVAL = 0.5
 RETENTION_INTERVAL = 3600.0
+SIZE_INTERVAL = 60.0
+# Past the size cap, rows are deleted until the log is this fraction of it, so it is not trimmed every minute.
+SIZE_TARGET = 0.9
 # Past this many queued rows even body-less rows are shed (and counted): a stalled database must not eat memory.
 HARD_LIMIT_FACTOR = 10
 
@@ -49,6 +53,8 @@ class RequestLog:
         self.written = 0
         self.failed_batches = 0
         self._last_retention = 0.0
+        self._last_size_check = 0.0
+        self._warned_size = False
         # Readers (the admin API) flush before they query; the lock makes them wait for a batch the
         # writer task already took off the queue, so "answered" always means "visible in the log".
         self._flush_lock: asyncio.Lock | None = None
@@ -62,6 +68,8 @@ class RequestLog:
         """Apply new monitor settings live; a changed retention is enforced on the next flush."""
         if config.retention_days != self.config.retention_days:
             self._last_retention = 0.0
+        if config.max_log_mb != self.config.max_log_mb:
+            self._last_size_check = 0.0
         self.config = config
 
     def put(self, ctx: RequestContext) -> None:
@@ -125,6 +133,9 @@ class RequestLog:
             if now - self._last_retention > RETENTION_INTERVAL:
                 self._last_retention = now
                 await self.enforce_retention(now)
+            if now - self._last_size_check > SIZE_INTERVAL:
+                self._last_size_check = now
+                await self.enforce_size()
         except Exception:  # the writer must outlive a bad batch or a locked database
             self.failed_batches += 1
             log.exception("request log flush failed")
@@ -151,6 +162,29 @@ class RequestLog:
             batch = [log_values(*self._queue.popleft(), cap) for _ in range(take)]
             await self.sink.write(batch)
             self.written += len(batch)
+
+    async def enforce_size(self) -> int:
+        """Past `max_log_mb`, delete the oldest rows until the log is a tenth under the cap.
+
+        How many go is worked out from the average row, so one pass usually does it; the hourly usage
+        totals (`poolgate stats`) are kept.
+        """
+        cap = self.config.max_log_mb * 1024 * 1024
+        if cap <= 0:
+            return 0
+        used = await asyncio.to_thread(self.store.log_bytes)
+        if used <= cap:
+            return 0
+        rows = await asyncio.to_thread(self.store.count_logs)
+        if rows == 0:
+            if not self._warned_size:
+                self._warned_size = True
+                log.warning("the database holds %d MB with an empty request log: max_log_mb cannot help", used >> 20)
+            return 0
+        count = min(rows, math.ceil((used - cap * SIZE_TARGET) / (used / rows)))
+        deleted = await asyncio.to_thread(self.store.delete_oldest_logs, count)
+        log.info("request log over %d MB: deleted the %d oldest rows", self.config.max_log_mb, deleted)
+        return deleted
 
     async def enforce_retention(self, now: float) -> int:
         cutoff = now - self.config.retention_days * 86400

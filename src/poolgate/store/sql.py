@@ -69,6 +69,9 @@ def new_id() -> str:
     return secrets.token_hex(4)
 
 
+ROW_OVERHEAD = 300
+
+
 class SqlStore:
     """Synchronous store; the gateway calls it from a worker thread, the CLI directly."""
 
@@ -439,6 +442,40 @@ class SqlStore:
         with self.engine.begin() as conn:
             result = conn.execute(text("DELETE FROM request_logs WHERE ts < :ts"), {"ts": ts})
             conn.execute(text("DELETE FROM usage_hourly WHERE hour < :h"), {"h": int(ts // 3600)})
+        return int(result.rowcount or 0)
+
+    def log_bytes(self) -> int:
+        """Disk the request log holds. Both queries are cheap enough to run every minute.
+
+        SQLite: the database's pages in use (free pages excluded, so deleting rows lowers it at once);
+        the log is nearly all of it. PostgreSQL: the stored size of the log's rows and bodies (a TOASTed
+        body's size is read from its pointer, not fetched); dead rows are not counted.
+        """
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                page = int(conn.exec_driver_sql("PRAGMA page_size").scalar() or 0)
+                pages = int(conn.exec_driver_sql("PRAGMA page_count").scalar() or 0)
+                free = int(conn.exec_driver_sql("PRAGMA freelist_count").scalar() or 0)
+                return (pages - free) * page
+            # Each row's other columns and tuple header take about ROW_OVERHEAD bytes beside the bodies.
+            size = conn.execute(
+                text(
+                    "SELECT COALESCE(SUM(COALESCE(pg_column_size(request_body), 0)"
+                    " + COALESCE(pg_column_size(response_body), 0) + :overhead), 0) FROM request_logs"
+                ),
+                {"overhead": ROW_OVERHEAD},
+            ).scalar()
+            return int(size or 0)
+
+    def delete_oldest_logs(self, count: int) -> int:
+        """Delete the `count` oldest request-log rows (the hourly usage totals stay)."""
+        if count <= 0:
+            return 0
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                text("DELETE FROM request_logs WHERE id IN (SELECT id FROM request_logs ORDER BY ts, id LIMIT :n)"),
+                {"n": count},
+            )
         return int(result.rowcount or 0)
 
     def usage_since(self, hour: int) -> list[dict[str, Any]]:

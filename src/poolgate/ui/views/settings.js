@@ -10,6 +10,7 @@ const FIELDS = [
   ["monitor", "capture_bodies", "checkbox", null, "Keep request and response bodies (capped, secrets redacted)."],
   ["monitor", "body_cap_kb", "number", null, "Largest body kept, in KiB."],
   ["monitor", "retention_days", "number", null, "Log rows older than this are deleted."],
+  ["monitor", "max_log_mb", "number", null, "Past this size (MB) the oldest log rows are deleted; 0 for no cap."],
   ["proxy", "expose_account_header", "checkbox", null, "Send X-Account-Email to clients."],
 ];
 
