@@ -8,8 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from poolgate.config import MonitorConfig
 from poolgate.gateway import RequestContext
+from poolgate.monitor import records
 from poolgate.monitor.logrows import write_rows
 from poolgate.monitor.records import HARD_LIMIT_FACTOR, RequestLog
 from poolgate.store.sql import SqlStore
@@ -163,9 +166,12 @@ async def test_retention_deletes_rows_older_than_retention_days(tmp_path: Path) 
     store.close()
 
 
-async def test_past_the_size_cap_the_oldest_rows_go_and_the_usage_totals_stay(tmp_path: Path) -> None:
+async def test_past_the_size_cap_the_oldest_rows_go_and_the_usage_totals_stay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = SqlStore.open(tmp_path)
     log = RequestLog(store, MonitorConfig(max_log_mb=1))
+    monkeypatch.setattr(records, "DELETE_CHUNK", 40)  # several transactions in one pass
     for i in range(300):
         log.put(_ctx(i, body=b'{"prompt":"' + os.urandom(4000).hex().encode() + b'"}', ts=time.time() - 300 + i))
     await log.flush()

@@ -25,6 +25,7 @@ RETENTION_INTERVAL = 3600.0
 SIZE_INTERVAL = 60.0
 # Past the size cap, rows are deleted until the log is this fraction of it, so it is not trimmed every minute.
 SIZE_TARGET = 0.9
+DELETE_CHUNK = 2000
 # Past this many queued rows even body-less rows are shed (and counted): a stalled database must not eat memory.
 HARD_LIMIT_FACTOR = 10
 
@@ -181,8 +182,15 @@ class RequestLog:
                 self._warned_size = True
                 log.warning("the database holds %d MB with an empty request log: max_log_mb cannot help", used >> 20)
             return 0
-        count = min(rows, math.ceil((used - cap * SIZE_TARGET) / (used / rows)))
-        deleted = await asyncio.to_thread(self.store.delete_oldest_logs, count)
+        remaining = min(rows, math.ceil((used - cap * SIZE_TARGET) / (used / rows)))
+        deleted = 0
+        while remaining > 0:
+            # Short transactions: the log writer's inserts wait for each one (busy_timeout) in between.
+            done = await asyncio.to_thread(self.store.delete_oldest_logs, min(remaining, DELETE_CHUNK))
+            if done == 0:
+                break
+            deleted += done
+            remaining -= done
         log.info("request log over %d MB: deleted the %d oldest rows", self.config.max_log_mb, deleted)
         return deleted
 
