@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from typing import Any, Final
@@ -114,7 +115,22 @@ def prompt_tokens(body: dict[str, Any]) -> int:
 
 
 def prompt_blobs(body: dict[str, Any]) -> int:
-    return sum("inlineData" in part or "fileData" in part for content in _contents(body) for part in _parts(content))
+    return len(_blob_mimes(body))
+
+
+def _blob_mimes(body: dict[str, Any]) -> list[str]:
+    mimes: list[str] = []
+    for content in _contents(body):
+        for part in _parts(content):
+            blob = part.get("inlineData") or part.get("fileData")
+            if isinstance(blob, dict):
+                mimes.append(str(blob.get("mimeType") or ""))
+    return mimes
+
+
+def _modality(mime: str) -> str:
+    kind = mime.split("/", 1)[0]
+    return {"image": "IMAGE", "audio": "AUDIO", "video": "VIDEO"}.get(kind, "DOCUMENT")
 
 
 def compute_usage(
@@ -124,13 +140,13 @@ def compute_usage(
     answer_chars = len(text) + sum(len(c.name) + len(orjson.dumps(c.args)) for c in calls)
     candidates = max(1, answer_chars // 4)
     usage: dict[str, Any] = {"promptTokenCount": prompt, "candidatesTokenCount": candidates}
-    blobs = prompt_blobs(body)
-    if blobs:
-        images = blobs * _BLOB_TOKENS
-        usage["promptTokensDetails"] = [
-            {"modality": "TEXT", "tokenCount": prompt - images},
-            {"modality": "IMAGE", "tokenCount": images},
-        ]
+    mimes = _blob_mimes(body)
+    if mimes:
+        per_kind: dict[str, int] = {}
+        for mime in mimes:
+            per_kind[_modality(mime)] = per_kind.get(_modality(mime), 0) + _BLOB_TOKENS
+        details = [{"modality": "TEXT", "tokenCount": prompt - len(mimes) * _BLOB_TOKENS}]
+        usage["promptTokensDetails"] = details + [{"modality": k, "tokenCount": v} for k, v in per_kind.items()]
     total = prompt + candidates
     if thoughts:
         usage["thoughtsTokenCount"] = max(1, len(thoughts) // 4)
@@ -147,6 +163,9 @@ def _default_answer(model: str, body: dict[str, Any]) -> tuple[str, tuple[Functi
             if isinstance(response, dict):
                 return "Tool result: " + orjson.dumps(response.get("response")).decode(), ()
     user_text = _last_user_text(contents)
+    heard = _audio_answer(contents[-1], user_text) if contents else None
+    if heard is not None:
+        return heard, ()
     calls = _tool_calls(user_text, body)
     if calls:
         return "", calls
@@ -158,6 +177,20 @@ def _default_answer(model: str, body: dict[str, Any]) -> tuple[str, tuple[Functi
     if mime == "application/json":
         return _json_answer(config, user_text), ()
     return f"Hello from the simulator (model {model}). You said: {user_text[:_ECHO_LIMIT]}", ()
+
+
+def _audio_answer(content: dict[str, Any], user_text: str) -> str | None:
+    """What the simulator 'hears' in an audio part: its size and type (or the text REPLY_WITH names)."""
+    for part in _parts(content):
+        blob = part.get("inlineData")
+        if isinstance(blob, dict) and str(blob.get("mimeType") or "").startswith("audio/"):
+            reply = _REPLY_WITH.search(user_text)
+            if reply is not None and reply.group(1):
+                return reply.group(1)
+            size = len(base64.b64decode(str(blob.get("data") or "")))
+            what = "English translation" if "into English" in user_text else "Transcript"
+            return f"{what} of {size} bytes of {blob.get('mimeType')} audio."
+    return None
 
 
 def _tool_calls(user_text: str, body: dict[str, Any]) -> tuple[FunctionCallSpec, ...]:
