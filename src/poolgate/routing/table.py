@@ -43,6 +43,8 @@ BUILTIN_PATTERNS: dict[str, str] = {
     # OpenAI's image models, for /v1/images and for chat requests that name them.
     "gpt-image-*": DEFAULT_IMAGE,
     "dall-e-*": DEFAULT_IMAGE,
+    # Speech to text (gpt-4o-transcribe and its kin already fall under gpt-4o*).
+    "whisper-*": DEFAULT_FLASH,
 }
 
 # Models listed by /v1/models even before any account reports its own.

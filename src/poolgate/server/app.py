@@ -33,6 +33,7 @@ from poolgate.server.handlers import (
     admin_config,
     admin_logs,
     anthropic,
+    audio,
     gemini,
     images,
     observe,
@@ -133,6 +134,8 @@ def default_routes() -> Router:
     r.add("POST", "/v1/responses/compact", Route(responses.compact, OPENAI))
     r.add("POST", "/v1/images/generations", Route(images.generations, OPENAI))
     r.add("POST", "/v1/images/edits", Route(images.edits, OPENAI))
+    r.add("POST", "/v1/audio/transcriptions", Route(audio.transcriptions, OPENAI))
+    r.add("POST", "/v1/audio/translations", Route(audio.translations, OPENAI))
     r.add("GET", "/v1/responses", Route(responses.refuse_websocket, OPENAI, logged=False))
     r.add_prefix("GET", responses.PREFIX, Route(responses.retrieve, OPENAI, logged=False))
     r.add_prefix("DELETE", responses.PREFIX, Route(responses.delete, OPENAI, logged=False))
