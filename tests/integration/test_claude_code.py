@@ -48,7 +48,7 @@ def run_claude(gw: Gateway, workdir: Path, prompt: str, *extra: str) -> subproce
     )
     assert CLAUDE is not None
     return subprocess.run(
-        [CLAUDE, "-p", prompt, "--model", "claude-sonnet-4-5", *extra],
+        [CLAUDE, "-p", prompt, "--model", "claude-sonnet-4-6", *extra],
         cwd=workdir,
         env=env,
         capture_output=True,
