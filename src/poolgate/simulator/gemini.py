@@ -6,7 +6,7 @@ from typing import Any, Final
 
 import orjson
 
-from poolgate.simulator import pictures
+from poolgate.simulator import embeddings, pictures
 from poolgate.simulator.asgi import JSON_HEADERS, SSE_HEADERS, ConnectionCut, Headers, Request
 from poolgate.simulator.behaviour import missing_signature, prompt_tokens, reply_for
 from poolgate.simulator.calls import json_body, log_call
@@ -61,7 +61,8 @@ async def _read_logged_call(
 
 
 def check_model(model: str, version: str, method: str) -> None:
-    if not model.startswith("gemini"):
+    embeds = method in ("embedContent", "batchEmbedContents")
+    if not model.startswith("gemini") or embeds != ("embedding" in model):
         raise GoogleError(
             404,
             f"models/{model} is not found for API version {version}, or is not supported for {method}. "
@@ -199,6 +200,25 @@ async def count_tokens(request: Request, state: SimulatorState) -> None:
     await request.respond_json(200, {"totalTokens": prompt_tokens(inner if isinstance(inner, dict) else body)})
 
 
+async def embed_content(request: Request, state: SimulatorState) -> None:
+    key, body, record = await _read_logged_call(request, state, "embedContent")
+    if await _apply_step_prelude(request, state.next_step(key), False, state, record):
+        return
+    await request.respond_json(200, {"embedding": embeddings.embedding_for(body)})
+
+
+async def batch_embed_contents(request: Request, state: SimulatorState) -> None:
+    key, body, record = await _read_logged_call(request, state, "batchEmbedContents")
+    if await _apply_step_prelude(request, state.next_step(key), False, state, record):
+        return
+    requests = body.get("requests")
+    if not isinstance(requests, list) or not requests:
+        raise GoogleError(400, "* BatchEmbedContentsRequest.requests: contents is not specified")
+    if len(requests) > 100:
+        raise GoogleError(400, "* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch")
+    await request.respond_json(200, {"embeddings": [embeddings.embedding_for(r) for r in requests]})
+
+
 async def list_models(request: Request, state: SimulatorState) -> None:
     await _read_call(request, state, "listModels", check=False)
     await request.respond_json(200, {"models": [m.to_json() for m in state.models]})
@@ -215,6 +235,8 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("POST", _VERSION + _MODEL + r":generateContent", generate_content),
     Route("POST", _VERSION + _MODEL + r":streamGenerateContent", stream_generate_content),
     Route("POST", _VERSION + _MODEL + r":countTokens", count_tokens),
+    Route("POST", _VERSION + _MODEL + r":embedContent", embed_content),
+    Route("POST", _VERSION + _MODEL + r":batchEmbedContents", batch_embed_contents),
     Route("GET", _VERSION + r"/models", list_models),
     Route("GET", _VERSION + _MODEL, get_model),
 )
