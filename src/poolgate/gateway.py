@@ -16,9 +16,14 @@ from poolgate.pool.clock import Clock
 from poolgate.pool.scheduler import Scheduler
 from poolgate.store.models import Account
 from poolgate.timers import Sweeper
-from poolgate.upstream.base import Refreshable, Transport, UpstreamCall, UpstreamFailure
+from poolgate.upstream.base import Embedder, Refreshable, Transport, UpstreamCall, UpstreamFailure
 
 T = TypeVar("T")
+
+EMBEDDINGS_NEED_A_KEY = (
+    "Embeddings need a Gemini API key account, and every usable account here is a Google OAuth one "
+    "(Cloud Code offers no embeddings). Add a key with `poolgate accounts add-key YOUR_GEMINI_KEY`."
+)
 log = logging.getLogger("poolgate.gateway")
 
 
@@ -141,6 +146,21 @@ class Gateway:
 
         return await self._run(call, ctx, attempt)
 
+    async def embed(self, call: UpstreamCall, ctx: RequestContext) -> JSON:
+        """`batchEmbedContents` (`call.body`) on an account whose transport embeds: API keys only."""
+        able = {kind for kind, transport in self.transports.items() if isinstance(transport, Embedder)}
+        unable = {a.id for a in self.scheduler.accounts if a.kind not in able}
+        usable = [a for a in self.scheduler.accounts if a.usable]
+        if usable and all(a.id in unable for a in usable):
+            raise GatewayError(ErrorKind.NO_ACCOUNT, EMBEDDINGS_NEED_A_KEY)
+
+        async def attempt(account: Account) -> JSON:
+            transport = self.transports[account.kind]
+            assert isinstance(transport, Embedder)
+            return await transport.embed(account, call.model, call.body)
+
+        return await self._run(call, ctx, attempt, exclude=unable)
+
     def _mid_stream_reporter(
         self, account: Account, call: UpstreamCall
     ) -> Callable[[UpstreamFailure], Awaitable[None]]:
@@ -177,7 +197,13 @@ class Gateway:
             await transport.force_refresh(account)
             renewed = True
 
-    async def _run(self, call: UpstreamCall, ctx: RequestContext, attempt: Callable[[Account], Awaitable[T]]) -> T:
+    async def _run(
+        self,
+        call: UpstreamCall,
+        ctx: RequestContext,
+        attempt: Callable[[Account], Awaitable[T]],
+        exclude: set[str] | None = None,
+    ) -> T:
         # Failures that cool or park an account take it out of this request and are bounded by the pool;
         # max_attempts bounds the rest (5xx, empty streams, per-request throttling), which retry in place.
         avoid: set[str] = set()
@@ -189,7 +215,7 @@ class Gateway:
         last: tuple[Decision, UpstreamFailure] | None = None
         ready_at: dict[str, float] = {}  # when an account that failed at request scope may be tried again
         while retries_left > 0 and (calls_left is None or calls_left > 0):
-            pick = await self.scheduler.pick(call.model, call.session_key, set(), avoid, call.deadline, not waited)
+            pick = await self.scheduler.pick(call.model, call.session_key, exclude, avoid, call.deadline, not waited)
             if pick is None:
                 break
             account = pick.account

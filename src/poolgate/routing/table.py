@@ -5,6 +5,7 @@ from __future__ import annotations
 DEFAULT_FLASH = "gemini-2.5-flash"
 DEFAULT_PRO = "gemini-2.5-pro"
 DEFAULT_IMAGE = "gemini-2.5-flash-image"
+DEFAULT_EMBEDDING = "gemini-embedding-001"
 
 # Exact names first; the wildcard families below catch dated and future variants.
 BUILTIN_EXACT: dict[str, str] = {
@@ -45,6 +46,7 @@ BUILTIN_PATTERNS: dict[str, str] = {
     "dall-e-*": DEFAULT_IMAGE,
     # Speech to text (gpt-4o-transcribe and its kin already fall under gpt-4o*).
     "whisper-*": DEFAULT_FLASH,
+    "text-embedding-*": DEFAULT_EMBEDDING,
 }
 
 # Models listed by /v1/models even before any account reports its own.
@@ -55,4 +57,5 @@ BUILTIN_MODELS: tuple[str, ...] = (
     "gemini-3-pro-preview",
     "gemini-3-flash-preview",
     DEFAULT_IMAGE,
+    DEFAULT_EMBEDDING,
 )

@@ -34,6 +34,7 @@ from poolgate.server.handlers import (
     admin_logs,
     anthropic,
     audio,
+    embeddings,
     gemini,
     images,
     observe,
@@ -134,6 +135,7 @@ def default_routes() -> Router:
     r.add("POST", "/v1/responses/compact", Route(responses.compact, OPENAI))
     r.add("POST", "/v1/images/generations", Route(images.generations, OPENAI))
     r.add("POST", "/v1/images/edits", Route(images.edits, OPENAI))
+    r.add("POST", "/v1/embeddings", Route(embeddings.create, OPENAI))
     r.add("POST", "/v1/audio/transcriptions", Route(audio.transcriptions, OPENAI))
     r.add("POST", "/v1/audio/translations", Route(audio.translations, OPENAI))
     r.add("GET", "/v1/responses", Route(responses.refuse_websocket, OPENAI, logged=False))

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, TypeVar
 
 import orjson
 
@@ -23,6 +24,8 @@ from poolgate.upstream import media
 from poolgate.upstream.base import UpstreamCall, UpstreamFailure
 
 log = logging.getLogger("poolgate.pipeline")
+
+T = TypeVar("T")
 
 FromHub = Callable[[JSON], tuple[JSON, Usage | None]]
 MakeEncoder = Callable[[], StreamEncoder]
@@ -178,6 +181,29 @@ async def relay(
         captured.append(item)
         yield item
     ctx.response_body = b"".join(captured)
+
+
+async def all_or_nothing(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Upstream calls at once, answers in order; the first failure fails the request and cancels the rest."""
+    if len(calls) == 1:
+        return [await calls[0]]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call) for call in calls]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
+
+
+def upstream_call(ctx: RequestContext, svc: Services, model: str, body: JSON) -> UpstreamCall:
+    """A call whose body is not a generateContent request (embeddings): no session, no signatures."""
+    return UpstreamCall(
+        model=model,
+        body=body,
+        stream=False,
+        request_id=ctx.request_id,
+        deadline=time.time() + svc.config.proxy.request_timeout,
+    )
 
 
 async def run(

@@ -67,6 +67,13 @@ class Transport(Protocol):
 
 
 @runtime_checkable
+class Embedder(Protocol):
+    """A transport that can embed: Gemini API keys (`batchEmbedContents`); Cloud Code has no embeddings."""
+
+    async def embed(self, account: Account, model: str, body: JSON) -> JSON: ...
+
+
+@runtime_checkable
 class Refreshable(Protocol):
     """A transport whose credentials can be renewed: the gateway calls this once on a 401, then retries.
 

@@ -85,6 +85,11 @@ class GeminiApiTransport:
             resp.release()
         return data
 
+    async def embed(self, account: Account, model: str, body: JSON) -> JSON:
+        """`batchEmbedContents`: up to 100 texts in one call."""
+        resp = await self._post(self._url(account, model, "batchEmbedContents"), account, body, self.bounded_timeout)
+        return await read_json_object(resp)
+
     async def list_models(self, account: Account) -> list[JSON]:
         base = (account.base_url or self.base).rstrip("/")
         try:

@@ -164,7 +164,8 @@ def test_unknown_upstream_model_is_404(gemini_gateway: Gateway, sim: Simulator) 
 @pytest.mark.parametrize(
     ("path", "raw", "status", "grpc"),
     [
-        ("/v1beta/models/gemini-2.5-flash:embedContent", b"{}", 404, "NOT_FOUND"),
+        ("/v1beta/models/gemini-2.5-flash:predict", b"{}", 404, "NOT_FOUND"),
+        ("/v1beta/models/gemini-embedding-001:embedContent", b"{}", 400, "INVALID_ARGUMENT"),
         ("/v1beta/models/gemini-2.5-flash", b"{}", 404, "NOT_FOUND"),
         ("/v1beta/models/gemini-2.5-flash:generateContent", b"{not json", 400, "INVALID_ARGUMENT"),
         ("/v1beta/models/gemini-2.5-flash:generateContent", b'{"contents": "hi"}', 400, "INVALID_ARGUMENT"),

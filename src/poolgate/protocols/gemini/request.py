@@ -15,7 +15,8 @@ from poolgate.hub.types import JSON
 from poolgate.protocols.schema import sanitize_tool_parameters
 
 GENERATE, STREAM, COUNT = "generateContent", "streamGenerateContent", "countTokens"
-METHODS = frozenset({GENERATE, STREAM, COUNT})
+EMBED, BATCH_EMBED = "embedContent", "batchEmbedContents"
+METHODS = frozenset({GENERATE, STREAM, COUNT, EMBED, BATCH_EMBED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +37,14 @@ def parse_action(tail: str) -> Action:
     if not sep or not model or "/" in model:
         raise GatewayError(
             ErrorKind.NOT_FOUND,
-            f"Unknown route models/{tail}. Expected models/MODEL:generateContent, :streamGenerateContent "
-            "or :countTokens.",
+            f"Unknown route models/{tail}. Expected models/MODEL:generateContent, :streamGenerateContent, "
+            ":countTokens, :embedContent or :batchEmbedContents.",
         )
     if method not in METHODS:
         raise GatewayError(
             ErrorKind.NOT_FOUND,
-            f"Method '{method}' is not supported. Use generateContent, streamGenerateContent or countTokens.",
+            f"Method '{method}' is not supported. Use generateContent, streamGenerateContent, countTokens, "
+            "embedContent or batchEmbedContents.",
         )
     return Action(model, method)
 

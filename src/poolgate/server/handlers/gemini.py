@@ -9,6 +9,7 @@ from poolgate.gateway import RequestContext
 from poolgate.hub.events import Usage, usage_from
 from poolgate.hub.types import JSON, GenerateContentRequest
 from poolgate.pool.session import session_key
+from poolgate.protocols.gemini import embed
 from poolgate.protocols.gemini import models as gemini_models
 from poolgate.protocols.gemini import request as gemini_request
 from poolgate.protocols.gemini.stream import ArrayEncoder, SseEncoder
@@ -29,9 +30,15 @@ def _model_tail(path: str) -> str:
 
 
 async def model_action(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
-    """POST models/{model}:{generateContent|streamGenerateContent|countTokens}."""
+    """POST models/{model}:{generateContent|streamGenerateContent|countTokens|embedContent|batchEmbedContents}."""
     action = gemini_request.parse_action(_model_tail(req.path))
     body = await openai.read_body(req, ctx, svc)
+    if action.method in (embed.EMBED, embed.BATCH_EMBED):
+        model = pipeline.route_model(ctx, svc, action.model)
+        call = pipeline.upstream_call(ctx, svc, model, embed.batch_body(body, action.method, model))
+        raw = json_response(embed.answer_for(await svc.gateway.embed(call, ctx), action.method)).body
+        ctx.response_body = raw[:2000]
+        return Response(200, raw, pipeline.routing_headers(ctx, svc))
     gemini_request.validate(body)
     model = pipeline.route_model(ctx, svc, action.model)
     if action.method == gemini_request.COUNT:

@@ -17,7 +17,6 @@ from poolgate.server import pipeline
 from poolgate.server.asgi import Request, Response, StreamResponse
 from poolgate.server.handlers.openai import read_body
 from poolgate.services import Services
-from poolgate.upstream.base import UpstreamCall
 
 # Magic numbers of the formats Gemini reads; a client's declared type is often application/octet-stream.
 _SIGNATURES = (
@@ -63,7 +62,7 @@ async def _draw(
     upstream_model = pipeline.route_model(ctx, svc, request.model)
     call = pipeline.make_call(ctx, svc, req, images.to_hub(request, upstream_model), False, "")
     created = int(time.time())
-    answers = await _answers(svc, call, ctx, request.n)
+    answers = await pipeline.all_or_nothing([svc.gateway.generate(call, ctx) for _ in range(request.n)])
     pictures = [images.picture_of(answer, upstream_model) for answer in answers]
     total = images.ImageUsage()
     for answer in answers:
@@ -80,18 +79,6 @@ async def _draw(
     raw = orjson.dumps(images.response_json(request, pictures, total, created))
     ctx.response_body = raw
     return Response(200, raw, headers)
-
-
-async def _answers(svc: Services, call: UpstreamCall, ctx: RequestContext, n: int) -> list[JSON]:
-    """`n` upstream calls at once; the first failure fails the request and cancels the rest."""
-    if n == 1:
-        return [await svc.gateway.generate(call, ctx)]
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(svc.gateway.generate(call, ctx)) for _ in range(n)]
-    except BaseExceptionGroup as failed:
-        raise failed.exceptions[0] from None
-    return [task.result() for task in tasks]
 
 
 async def _stream(events: list[JSON], ctx: RequestContext) -> AsyncIterator[bytes]:
