@@ -185,3 +185,28 @@ def test_tool_choice_none_offers_no_search_and_unknown_names_still_fail(
             messages=question,
         )
     assert "tool_choice.name" in str(info.value)
+
+
+def test_a_replayed_search_keeps_its_sources_for_the_next_turn(
+    client: anthropic.Anthropic, simulator: Simulator
+) -> None:
+    simulator.script(KEY, {"raw": GROUNDED_ANSWER})
+    first = client.messages.create(
+        model=MODEL, max_tokens=256, tools=[SEARCH_TOOL], messages=[{"role": "user", "content": "Prices?"}]
+    )
+    history: list[Any] = [
+        {"role": "user", "content": "Prices?"},
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+        {"role": "user", "content": "Which source says so?"},
+    ]
+    client.messages.create(model=MODEL, max_tokens=256, tools=[SEARCH_TOOL], messages=history)
+    model_turn = last_body(simulator)["contents"][1]
+    assert model_turn["role"] == "model"
+    texts = [p["text"] for p in model_turn["parts"] if "text" in p]
+    assert texts[0] == GROUNDED_TEXT
+    # Gemini cannot take Anthropic's search blocks back; their sources come back as text instead.
+    assert texts[1] == (
+        '[Web search results for "cafe prices 2026"]\n'
+        "1. example.com <https://example.com/prices>\n"
+        "2. news.example <https://news.example/rents>"
+    )

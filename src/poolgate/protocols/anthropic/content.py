@@ -17,6 +17,32 @@ from poolgate.protocols.anthropic import signatures
 # Claude Code writes this placeholder for an assistant turn that had no text; it is not model output.
 NO_CONTENT = "(no content)"
 _IGNORED_BLOCKS = frozenset({"server_tool_use", "web_search_tool_result", "web_fetch_tool_result"})
+MAX_REPLAYED_RESULTS = 10
+
+
+def searched_text(block: dict[str, Any], query: str) -> str | None:
+    """A replayed web_search_tool_result as text the model can read: its sources (their content is opaque).
+
+    Gemini cannot take Anthropic's server-tool blocks back, and dropping them would lose which pages an
+    earlier answer relied on.
+    """
+    content = block.get("content")
+    label = f'"{query}"' if query else "the earlier query"
+    if isinstance(content, dict):
+        code = content.get("error_code")
+        return f"[Web search for {label} failed: {code}]" if isinstance(code, str) else None
+    if not isinstance(content, list):
+        return None
+    lines: list[str] = []
+    for result in content[:MAX_REPLAYED_RESULTS]:
+        if isinstance(result, dict) and isinstance(result.get("url"), str):
+            title = result.get("title") if isinstance(result.get("title"), str) else ""
+            lines.append(
+                f"{len(lines) + 1}. {title} <{result['url']}>" if title else f"{len(lines) + 1}. <{result['url']}>"
+            )
+    if not lines:
+        return None
+    return f"[Web search results for {label}]\n" + "\n".join(lines)
 
 
 @dataclass(slots=True)
@@ -190,6 +216,7 @@ def _user_parts(content: list[Any], where: str, conv: Conversation) -> list[Part
 
 def _assistant_parts(content: list[Any], where: str, conv: Conversation) -> list[Part]:
     turn = _Assistant()
+    queries: dict[str, str] = {}  # server_tool_use id → its query, for the result block that follows
     for i, raw in enumerate(content):
         at = f"{where}[{i}]"
         block = _obj(raw, at)
@@ -210,6 +237,15 @@ def _assistant_parts(content: list[Any], where: str, conv: Conversation) -> list
                 raise invalid(f"'{at}.input' must be an object.", f"{at}.input")
             conv.tool_names[call_id] = name
             turn.add({"functionCall": {"name": name, "args": args, "id": call_id}})
+        elif kind == "server_tool_use":
+            args = block.get("input")
+            query = args.get("query") if isinstance(args, dict) else None
+            if isinstance(block.get("id"), str) and isinstance(query, str):
+                queries[block["id"]] = query
+        elif kind == "web_search_tool_result":
+            replayed = searched_text(block, queries.get(str(block.get("tool_use_id")), ""))
+            if replayed:
+                turn.add({"text": replayed})
         elif kind == "redacted_thinking" or kind in _IGNORED_BLOCKS:
             continue
         elif kind in ("image", "document"):
