@@ -210,3 +210,30 @@ def test_a_replayed_search_keeps_its_sources_for_the_next_turn(
         "1. example.com <https://example.com/prices>\n"
         "2. news.example <https://news.example/rents>"
     )
+
+
+def test_the_web_fetch_tool_offers_gemini_url_context(client: anthropic.Anthropic, simulator: Simulator) -> None:
+    fetch = {"type": "web_fetch_20250910", "name": "web_fetch", "max_uses": 3}
+    message = client.messages.create(
+        model=MODEL,
+        max_tokens=256,
+        tools=[fetch],  # type: ignore[list-item]
+        messages=[{"role": "user", "content": "Summarise https://example.com/article"}],
+    )
+    assert message.stop_reason == "end_turn" and message.content[0].type == "text"
+    assert last_body(simulator)["tools"] == [{"urlContext": {}}]
+    # Beside search and a function on Gemini 3: all three, with the flag that lets them mix.
+    client.messages.create(
+        model="gemini-3-pro-preview",
+        max_tokens=256,
+        tools=[fetch, SEARCH_TOOL, WEATHER],  # type: ignore[list-item]
+        tool_choice={"type": "tool", "name": "web_fetch"},
+        messages=[{"role": "user", "content": "Read https://example.com/article"}],
+    )
+    body = last_body(simulator)
+    assert body["tools"] == [
+        {"functionDeclarations": [{"name": "weather"}]},  # an empty schema is left out
+        {"googleSearch": {}},
+        {"urlContext": {}},
+    ]
+    assert body["toolConfig"] == {"functionCallingConfig": {"mode": "NONE"}, "includeServerSideToolInvocations": True}

@@ -32,16 +32,21 @@ def combines_search_with_functions(model: str) -> bool:
 
 
 def add_search(hub_tools: list[JSON], tool_config: JSON | None, model: str) -> JSON | None:
-    """Add Google Search to `hub_tools` where Gemini takes it; returns the toolConfig to send.
+    """Add Google Search to `hub_tools` where Gemini takes it; returns the toolConfig to send."""
+    return add_server_tool(hub_tools, tool_config, model, {"googleSearch": {}})
 
-    Beside function declarations only Gemini 3 and later take it, and only with
+
+def add_server_tool(hub_tools: list[JSON], tool_config: JSON | None, model: str, tool: JSON) -> JSON | None:
+    """Add one of Google's own tools (Search, URL context) where Gemini takes it; returns the toolConfig.
+
+    Beside function declarations only Gemini 3 and later take them, and only with
     `includeServerSideToolInvocations` (without the flag such a request is a 400); older models reject
-    the mix, so there the functions are kept and search is left out.
+    the mix, so there the functions are kept and the server tool is left out.
     """
-    has_functions = any("functionDeclarations" in tool for tool in hub_tools)
+    has_functions = any("functionDeclarations" in t for t in hub_tools)
     if has_functions and not combines_search_with_functions(model):
         return tool_config
-    hub_tools.append({"googleSearch": {}})
+    hub_tools.append(tool)
     if has_functions:
         return {**(tool_config or {}), "includeServerSideToolInvocations": True}
     return tool_config

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from poolgate.errors import invalid
-from poolgate.hub.grounding import add_search
+from poolgate.hub.grounding import add_search, add_server_tool
 from poolgate.hub.types import JSON, GenerateContentRequest
 from poolgate.protocols import fields
 from poolgate.protocols.anthropic import content
@@ -34,19 +34,33 @@ class MessagesRequest:
     web_search: bool = False  # Google Search is in the upstream tools: its grounding comes back as search blocks
 
 
-def tools_to_hub(tools: list[Any]) -> tuple[list[JSON], set[str], set[str]]:
-    """Function declarations for Gemini, their names, and the names of the web search tools among them."""
+@dataclass(slots=True)
+class ServerTools:
+    """Anthropic's server tools in a request, by the names the client gave them."""
+
+    searches: set[str] = field(default_factory=set)  # web_search → Google Search
+    fetches: set[str] = field(default_factory=set)  # web_fetch → Gemini's URL context
+
+    @property
+    def names(self) -> set[str]:
+        return self.searches | self.fetches
+
+
+def tools_to_hub(tools: list[Any]) -> tuple[list[JSON], set[str], ServerTools]:
+    """Function declarations for Gemini, their names, and the server tools among the tools."""
     declarations: list[JSON] = []
     names: set[str] = set()
-    searches: set[str] = set()
+    server = ServerTools()
     for i, tool in enumerate(tools):
         at = f"tools[{i}]"
         if not isinstance(tool, dict):
             raise invalid(f"'{at}' must be an object.", at)
         kind = tool.get("type")
-        if isinstance(kind, str) and kind.startswith("web_search"):
+        if isinstance(kind, str) and kind.startswith(("web_search", "web_fetch")):
             name = tool.get("name")
-            searches.add(name if isinstance(name, str) and name else "web_search")
+            default = "web_search" if kind.startswith("web_search") else "web_fetch"
+            found = server.searches if default == "web_search" else server.fetches
+            found.add(name if isinstance(name, str) and name else default)
             continue
         if kind not in (None, "custom"):
             raise invalid(f"Tool type '{kind}' at '{at}.type' is not supported; declare it as a custom tool.", at)
@@ -66,10 +80,10 @@ def tools_to_hub(tools: list[Any]) -> tuple[list[JSON], set[str], set[str]]:
     hub_tools: list[JSON] = []
     if declarations:
         hub_tools.append({"functionDeclarations": declarations})
-    return hub_tools, names, searches
+    return hub_tools, names, server
 
 
-def tool_config(choice: object, names: set[str], searches: Collection[str] = ()) -> JSON | None:
+def tool_config(choice: object, names: set[str], server_tools: Collection[str] = ()) -> JSON | None:
     if choice is None:
         return None
     if not isinstance(choice, dict) or choice.get("type") not in _TOOL_CHOICE_MODES:
@@ -78,9 +92,9 @@ def tool_config(choice: object, names: set[str], searches: Collection[str] = ())
     config: JSON = {"mode": _TOOL_CHOICE_MODES[kind]}
     if kind == "tool":
         name = fields.req_str(choice, "name", "tool_choice.name")
-        if name in searches and name not in names:
-            # Claude Code's WebSearch asks for its search this way. Gemini cannot be made to search, only
-            # offered it; what can be honoured is that no function is called instead.
+        if name in server_tools and name not in names:
+            # Claude Code's WebSearch asks for its search this way. Gemini cannot be made to search (or
+            # fetch), only offered it; what can be honoured is that no function is called instead.
             return {"functionCallingConfig": {"mode": "NONE"}} if names else None
         if name not in names:
             raise invalid(f"'tool_choice.name' names '{name}', which is not in 'tools'.", "tool_choice.name")
@@ -161,10 +175,13 @@ def to_hub(
     system = content.system_texts(body.get("system")) + conv.system
     if system:
         hub["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
-    hub_tools, names, searches = tools_to_hub(fields.opt_list(body, "tools") or [])
-    choice = tool_config(body.get("tool_choice"), names, searches)
-    if searches and not _forbids_tools(body.get("tool_choice")):
-        choice = add_search(hub_tools, choice, resolve(model))
+    hub_tools, names, server = tools_to_hub(fields.opt_list(body, "tools") or [])
+    choice = tool_config(body.get("tool_choice"), names, server.names)
+    if not _forbids_tools(body.get("tool_choice")):
+        if server.searches:
+            choice = add_search(hub_tools, choice, resolve(model))
+        if server.fetches:
+            choice = add_server_tool(hub_tools, choice, resolve(model), {"urlContext": {}})
     if hub_tools:
         hub["tools"] = hub_tools
     if choice is not None:
