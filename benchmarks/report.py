@@ -463,7 +463,14 @@ pairs, no narrower), and the code of that day's features (six fresh pairs of the
 and after: 1.61× against 1.59×, c=16 0.56 against 0.57, CPU per request 1.87× against 1.83× the
 floor's). A pause of 0.5 ms between sequential requests moves the ratio to ~1.4× (median of four)
 because the floor's latency rises more than poolgate's when every request starts cold; the
-benchmark keeps measuring back-to-back requests. Medians and the interleaved ratios are the figures to compare,
+benchmark keeps measuring back-to-back requests. Where the gap to the floor lives (2026-11-26, two
+runs of 6 × 1,500 interleaved sequential chats each): at the 5th percentile poolgate's latency is only
+60–110 µs above the floor's, about what its own code costs in a hot loop, but at the median it is
+~200 µs above and at the 90th ~300: poolgate's requests suffer more from whatever else the machine is
+doing between them. `perf` (software clock, 2 kHz) puts both proxies' time in the interpreter alike
+(`_PyEval_EvalFrameDefault` ~30 %, kernel 9–11 %), and poolgate's CPU per request at 1.37× the floor's
+against 1.6× for the added latency. The request log is not the cause: with it off the median gap
+shrank by 30–70 µs of ~200. Medians and the interleaved ratios are the figures to compare,
 and a single run's ratio near a target's edge says little either way. With two cores, the load generator, the stub
 and the proxy compete for CPU at c=16/64, so throughput is a lower bound for every target alike.
 
