@@ -7,7 +7,6 @@ Gemini's, only the full-size ones are normalised.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +17,18 @@ from google import genai
 from google.genai import types
 
 from tests.conftest import Gateway, Simulator
-from tests.integration.gateways import gateway_for_module
+from tests.integration.gateways import keyed_gateway, openai_client
 from tests.integration.oauth_support import new_user, oauth_gateway
 
 KEY = "key-embeddings-0001"
 
 
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
-    gateway = gateway_for_module(tmp_path_factory.mktemp("embeddings"), simulator_process, None, {"embed": KEY})
-    yield gateway
-    gateway.stop()
+gw = keyed_gateway("embed", KEY)
 
 
 @pytest.fixture
 def client(gw: Gateway, simulator_process: Simulator) -> openai.OpenAI:
-    simulator_process.reset()
-    return openai.OpenAI(api_key="sk-test", base_url=gw.v1, max_retries=0)
+    return openai_client(gw, simulator_process)
 
 
 def batches(sim: Simulator) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ import openai
 import pytest
 
 from tests.conftest import Gateway, Simulator
-from tests.integration.gateways import gateway_for_module
+from tests.integration.gateways import keyed_gateway, openai_client
 
 KEY = "key-openai-audio-0001"
 
@@ -34,18 +33,12 @@ SPEECH = wav(1.5)
 MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 100
 
 
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
-    env = {"POOLGATE_PROXY__ADMIN_PASSWORD": "admin-audio"}
-    gateway = gateway_for_module(tmp_path_factory.mktemp("audio"), simulator_process, env, {"audio": KEY})
-    yield gateway
-    gateway.stop()
+gw = keyed_gateway("audio", KEY, {"POOLGATE_PROXY__ADMIN_PASSWORD": "admin-audio"})
 
 
 @pytest.fixture
 def client(gw: Gateway, simulator_process: Simulator) -> openai.OpenAI:
-    simulator_process.reset()
-    return openai.OpenAI(api_key="sk-test", base_url=gw.v1, max_retries=0)
+    return openai_client(gw, simulator_process)
 
 
 def upstream(sim: Simulator) -> list[dict[str, Any]]:

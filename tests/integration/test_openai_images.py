@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ import openai
 import pytest
 
 from tests.conftest import Gateway, Simulator
-from tests.integration.gateways import gateway_for_module
+from tests.integration.gateways import keyed_gateway, openai_client
 
 KEY = "key-openai-images-0001"
 # A 1×1 PNG a user might upload to edit.
@@ -26,17 +25,12 @@ SOURCE_PNG = base64.b64decode(
 )
 
 
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory, simulator_process: Simulator) -> Iterator[Gateway]:
-    gateway = gateway_for_module(tmp_path_factory.mktemp("images"), simulator_process, None, {"images": KEY})
-    yield gateway
-    gateway.stop()
+gw = keyed_gateway("images", KEY)
 
 
 @pytest.fixture
 def client(gw: Gateway, simulator_process: Simulator) -> openai.OpenAI:
-    simulator_process.reset()
-    return openai.OpenAI(api_key="sk-test", base_url=gw.v1, max_retries=0)
+    return openai_client(gw, simulator_process)
 
 
 def png_size(b64: str) -> tuple[int, int]:

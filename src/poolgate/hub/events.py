@@ -78,6 +78,15 @@ def usage_from(meta: JSON) -> Usage:
     return Usage(prompt, output, thoughts, cached, total)
 
 
+def prompt_tokens_of(meta: JSON, modality: str) -> int:
+    """The prompt tokens of one modality (TEXT, IMAGE, AUDIO, …) from usageMetadata.promptTokensDetails."""
+    return sum(
+        int(d.get("tokenCount") or 0)
+        for d in meta.get("promptTokensDetails") or ()
+        if isinstance(d, dict) and d.get("modality") == modality
+    )
+
+
 def events_from_chunk(chunk: JSON) -> list[HubEvent]:
     """Decode one generateContent (or stream) chunk into events, in part order."""
     events: list[HubEvent] = []

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from poolgate.errors import GatewayError, invalid
-from poolgate.hub.events import TextDelta, Usage, events_from_chunk
+from poolgate.hub.events import TextDelta, Usage, events_from_chunk, prompt_tokens_of
 from poolgate.hub.types import JSON, Blob, GenerateContentRequest
 from poolgate.protocols import sse
 from poolgate.protocols.multipart import Form
@@ -161,11 +161,7 @@ def usage_json(answer_meta: object) -> JSON:
     """OpenAI's token usage from Gemini's usageMetadata, audio tokens apart."""
     meta = answer_meta if isinstance(answer_meta, dict) else {}
     prompt = int(meta.get("promptTokenCount") or 0)
-    audio = sum(
-        int(d.get("tokenCount") or 0)
-        for d in meta.get("promptTokensDetails") or ()
-        if isinstance(d, dict) and d.get("modality") == "AUDIO"
-    )
+    audio = prompt_tokens_of(meta, "AUDIO")
     output = int(meta.get("candidatesTokenCount") or 0) + int(meta.get("thoughtsTokenCount") or 0)
     return {
         "type": "tokens",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from poolgate.errors import ErrorKind, GatewayError, invalid
-from poolgate.hub.events import Usage
+from poolgate.hub.events import Usage, prompt_tokens_of
 from poolgate.hub.types import JSON, GenerateContentRequest, Part
 from poolgate.protocols import fields
 
@@ -242,11 +242,7 @@ class ImageUsage:
         if not isinstance(meta, dict):
             return
         prompt = int(meta.get("promptTokenCount") or 0)
-        images = sum(
-            int(d.get("tokenCount") or 0)
-            for d in meta.get("promptTokensDetails") or ()
-            if isinstance(d, dict) and d.get("modality") == "IMAGE"
-        )
+        images = prompt_tokens_of(meta, "IMAGE")
         output = int(meta.get("candidatesTokenCount") or 0) + int(meta.get("thoughtsTokenCount") or 0)
         self.image_in += images
         self.text_in += prompt - images
