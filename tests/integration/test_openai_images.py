@@ -166,3 +166,15 @@ def test_image_requests_are_logged_with_their_tokens(client: openai.OpenAI, gw: 
     client.images.generate(prompt="A logged owl", n=2)
     out = gw.cli("logs", "--limit", "1").stdout
     assert "/v1/images/generations" in out and "gemini-2.5-flash-image" in out
+
+
+def test_edit_with_several_images_sends_them_all_in_order(client: openai.OpenAI, simulator_process: Simulator) -> None:
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 32
+    client.images.edit(
+        image=[("a.png", io.BytesIO(SOURCE_PNG), "image/png"), ("b.jpg", io.BytesIO(jpeg), "image/jpeg")],
+        prompt="Put them side by side",
+    )
+    parts = upstream(simulator_process)[0]["body"]["contents"][0]["parts"]
+    assert [p.get("inlineData", {}).get("mimeType") for p in parts] == ["image/png", "image/jpeg", None]
+    assert base64.b64decode(parts[1]["inlineData"]["data"]) == jpeg
+    assert parts[2] == {"text": "Put them side by side"}
