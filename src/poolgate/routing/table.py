@@ -6,6 +6,7 @@ DEFAULT_FLASH = "gemini-2.5-flash"
 DEFAULT_PRO = "gemini-2.5-pro"
 DEFAULT_IMAGE = "gemini-2.5-flash-image"
 DEFAULT_EMBEDDING = "gemini-embedding-001"
+DEFAULT_TTS = "gemini-2.5-flash-preview-tts"
 
 # Exact names first; the wildcard families below catch dated and future variants.
 BUILTIN_EXACT: dict[str, str] = {
@@ -47,6 +48,9 @@ BUILTIN_PATTERNS: dict[str, str] = {
     # Speech to text (gpt-4o-transcribe and its kin already fall under gpt-4o*).
     "whisper-*": DEFAULT_FLASH,
     "text-embedding-*": DEFAULT_EMBEDDING,
+    # Text to speech; the pattern outranks gpt-4o* by being longer.
+    "tts-*": DEFAULT_TTS,
+    "gpt-4o-mini-tts*": DEFAULT_TTS,
 }
 
 # Models listed by /v1/models even before any account reports its own.

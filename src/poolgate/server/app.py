@@ -40,6 +40,7 @@ from poolgate.server.handlers import (
     observe,
     openai,
     responses,
+    speech,
 )
 from poolgate.server.handlers import oauth as oauth_handlers
 from poolgate.server.request_ids import RequestIds
@@ -138,6 +139,7 @@ def default_routes() -> Router:
     r.add("POST", "/v1/embeddings", Route(embeddings.create, OPENAI))
     r.add("POST", "/v1/audio/transcriptions", Route(audio.transcriptions, OPENAI))
     r.add("POST", "/v1/audio/translations", Route(audio.translations, OPENAI))
+    r.add("POST", "/v1/audio/speech", Route(speech.create, OPENAI))
     r.add("GET", "/v1/responses", Route(responses.refuse_websocket, OPENAI, logged=False))
     r.add_prefix("GET", responses.PREFIX, Route(responses.retrieve, OPENAI, logged=False))
     r.add_prefix("DELETE", responses.PREFIX, Route(responses.delete, OPENAI, logged=False))

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 import orjson
 
-from poolgate.simulator import pictures
+from poolgate.simulator import pictures, speech
 from poolgate.simulator.script import FunctionCallSpec, Step
 
 THINKING_TEXT: Final = "Let me think about that."
@@ -35,7 +35,7 @@ class Reply:
     candidate_count: int = 1
     logprobs: int | None = None  # None: not asked; else alternatives per token
     grounding: dict[str, Any] | None = None  # Google Search metadata, when the request offered search
-    image: dict[str, Any] | None = None  # the inlineData part of a drawn picture
+    media: dict[str, Any] | None = None  # the inlineData part of a drawn picture or of spoken audio
 
 
 def reply_for(model: str, body: dict[str, Any], step: Step | None) -> Reply:
@@ -53,18 +53,22 @@ def reply_for(model: str, body: dict[str, Any], step: Step | None) -> Reply:
         if step.finish_reason is not None:
             finish = step.finish_reason
         usage = step.usage
-    image = None
-    # A scripted text or finish reason stands for a refusal: the picture is drawn only when neither is set.
-    if pictures.wants_image(model, body) and (step is None or (step.text is None and step.finish_reason is None)):
-        image = pictures.draw(body)
+    media, media_tokens = None, 0
+    # A scripted text or finish reason stands for a refusal: pictures and speech are made only when neither is set.
+    unscripted = step is None or (step.text is None and step.finish_reason is None)
+    if unscripted and pictures.wants_image(model, body):
+        media, media_tokens = pictures.draw(body), pictures.IMAGE_TOKENS
+    elif unscripted and speech.wants_speech(model, body):
+        media, media_tokens = speech.speak(body)
+    if media is not None:
         text, calls = "", ()
     if usage is None:
         usage = compute_usage(body, text, calls, thoughts)
-        if image is not None:
-            usage["candidatesTokenCount"] = pictures.IMAGE_TOKENS
-            usage["totalTokenCount"] = usage["promptTokenCount"] + pictures.IMAGE_TOKENS
+        if media is not None:
+            usage["candidatesTokenCount"] = media_tokens
+            usage["totalTokenCount"] = usage["promptTokenCount"] + media_tokens
     grounding = grounding_for(_last_user_text(_contents(body)), text) if _offers_search(body) else None
-    return Reply(text, thoughts, calls, finish, usage, _candidate_count(body), wants_logprobs(body), grounding, image)
+    return Reply(text, thoughts, calls, finish, usage, _candidate_count(body), wants_logprobs(body), grounding, media)
 
 
 def grounding_for(query: str, text: str) -> dict[str, Any] | None:

@@ -34,10 +34,13 @@ def wants_image(model: str, body: dict[str, Any]) -> bool:
 
 
 def unsupported_modalities(model: str, body: dict[str, Any]) -> str | None:
-    """Google's 400 for asking a text-only model for pictures."""
+    """Google's 400 for asking a model for pictures or speech it cannot make."""
     config = body.get("generationConfig")
     modalities = config.get("responseModalities") if isinstance(config, dict) else None
-    if isinstance(modalities, list) and "IMAGE" in modalities and "-image" not in model:
+    if not isinstance(modalities, list):
+        return None
+    wrong = ("IMAGE" in modalities and "-image" not in model) or ("AUDIO" in modalities and "-tts" not in model)
+    if wrong or ("-tts" in model and modalities != ["AUDIO"]):
         return f"Model does not support the requested response modalities: {','.join(modalities).lower()}"
     return None
 

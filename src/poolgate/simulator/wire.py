@@ -49,11 +49,11 @@ def stream_chunks(reply: Reply, model: str, response_id: str, text_chunks: int) 
     for piece in pieces:
         part_lists.append([{"text": piece}])
     calls = [_call_part(c.name, c.args, c.id) for c in reply.function_calls]
-    if reply.image is not None:
-        part_lists.append([reply.image])
+    if reply.media is not None:
+        part_lists.append([reply.media])
     if calls and pieces:
         part_lists[-1].extend(calls)
-    elif calls or not part_lists or (not pieces and reply.image is None):
+    elif calls or not part_lists or (not pieces and reply.media is None):
         part_lists.append(calls)
     if reply.thoughts:
         # Google signs the first answer part after a thought; calls already carry their own.
@@ -118,8 +118,8 @@ def _parts(reply: Reply, text: str) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     if reply.thoughts:
         parts.append({"text": reply.thoughts, "thought": True})
-    if reply.image is not None:
-        parts.append(reply.image)
+    if reply.media is not None:
+        parts.append(reply.media)
     elif text or not reply.function_calls:
         parts.append({"text": text})
     parts.extend(_call_part(c.name, c.args, c.id) for c in reply.function_calls)

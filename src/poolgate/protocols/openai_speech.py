@@ -1,0 +1,131 @@
+"""OpenAI text to speech (`/v1/audio/speech`) ↔ Gemini's TTS models.
+
+Gemini speaks through `generateContent` with `responseModalities: ["AUDIO"]` and a prebuilt voice, and
+answers 16-bit mono PCM (24 kHz) as an `inlineData` part. poolgate sends that as `pcm` (the same
+format OpenAI's `pcm` is) or wrapped in a WAV header; it has no MP3/Opus/AAC/FLAC encoder.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+from dataclasses import dataclass
+from typing import Any, Final
+
+from poolgate.errors import ErrorKind, GatewayError, invalid
+from poolgate.hub.types import JSON, GenerateContentRequest
+from poolgate.protocols import fields
+
+MAX_INPUT: Final = 4096
+FORMATS: Final = {"wav": "audio/wav", "pcm": "audio/pcm"}
+ENCODED_FORMATS: Final = ("mp3", "opus", "aac", "flac")
+GEMINI_VOICES: Final = (
+    "Zephyr", "Puck", "Charon", "Kore", "Fenrir", "Leda", "Orus", "Aoede", "Callirrhoe", "Autonoe",
+    "Enceladus", "Iapetus", "Umbriel", "Algieba", "Despina", "Erinome", "Algenib", "Rasalgethi",
+    "Laomedeia", "Achernar", "Alnilam", "Schedar", "Gacrux", "Pulcherrima", "Achird", "Zubenelgenubi",
+    "Vindemiatrix", "Sadachbia", "Sadaltager", "Sulafat",
+)  # fmt: skip
+# OpenAI's voices, each given a Gemini voice of a similar character (Google describes its voices
+# as bright, firm, breathy, …); any Gemini voice name can also be asked for directly.
+OPENAI_VOICES: Final = {
+    "alloy": "Zephyr",
+    "ash": "Orus",
+    "ballad": "Algieba",
+    "coral": "Aoede",
+    "echo": "Charon",
+    "fable": "Puck",
+    "nova": "Kore",
+    "onyx": "Fenrir",
+    "sage": "Sulafat",
+    "shimmer": "Leda",
+    "verse": "Achird",
+    "marin": "Despina",
+    "cedar": "Iapetus",
+}
+_RATE = re.compile(r"rate=(\d+)")
+
+
+@dataclass(slots=True)
+class SpeechRequest:
+    model: str
+    text: str
+    voice: str  # a Gemini voice name
+    response_format: str = "wav"
+    style: str = ""
+
+
+def parse(body: dict[str, Any]) -> SpeechRequest:
+    model = fields.req_str(body, "model")
+    text = fields.req_str(body, "input")
+    if len(text) > MAX_INPUT:
+        raise invalid(f"'input' may be at most {MAX_INPUT} characters.", "input")
+    raw_voice = body.get("voice")
+    if isinstance(raw_voice, dict):  # {"id": "..."} for custom voices
+        raw_voice = raw_voice.get("id")
+    if not isinstance(raw_voice, str) or not raw_voice:
+        raise invalid("'voice' is required.", "voice")
+    voice = _voice(raw_voice)
+    response_format = fields.opt_str(body, "response_format") or "wav"
+    if response_format in ENCODED_FORMATS:
+        raise invalid(
+            f"'response_format' {response_format} is not available: Gemini returns raw PCM, which poolgate sends "
+            "as wav or pcm.",
+            "response_format",
+        )
+    if response_format not in FORMATS:
+        raise invalid("'response_format' must be wav or pcm.", "response_format")
+    if fields.opt_str(body, "stream_format") == "sse":
+        raise invalid("'stream_format' sse is not available; the audio comes back whole.", "stream_format")
+    style = (fields.opt_str(body, "instructions") or "").strip()
+    speed = fields.opt_number(body, "speed", lo=0.25, hi=4.0)
+    if speed is not None and abs(speed - 1.0) > 0.05:
+        # Gemini's voices take their pace from the prompt, not from a parameter.
+        pace = f"speak at about {speed:g} times the normal speed"
+        style = f"{style.rstrip('.')}; {pace}" if style else pace.capitalize()
+    return SpeechRequest(model, text, voice, response_format, style)
+
+
+def _voice(name: str) -> str:
+    """OpenAI's voices by their Gemini match; a Gemini voice in any case; other names as sent (Google judges)."""
+    wanted = name.strip().lower()
+    if wanted in OPENAI_VOICES:
+        return OPENAI_VOICES[wanted]
+    for voice in GEMINI_VOICES:
+        if voice.lower() == wanted:
+            return voice
+    return name.strip()
+
+
+def to_hub(request: SpeechRequest) -> GenerateContentRequest:
+    # Gemini's TTS models read a leading direction ("Say cheerfully: …") as how to speak, not as words.
+    text = f"{request.style}: {request.text}" if request.style else request.text
+    config: JSON = {
+        "responseModalities": ["AUDIO"],
+        "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": request.voice}}},
+    }
+    return {"contents": [{"role": "user", "parts": [{"text": text}]}], "generationConfig": config}
+
+
+def pcm_of(answer: JSON) -> tuple[bytes, int]:
+    """The spoken PCM and its sample rate, or a 502 saying what came back instead."""
+    for cand in answer.get("candidates") or ():
+        for part in (cand.get("content") or {}).get("parts") or ():
+            blob = part.get("inlineData")
+            if isinstance(blob, dict) and str(blob.get("mimeType", "")).startswith("audio/") and blob.get("data"):
+                rate = _RATE.search(str(blob["mimeType"]))
+                return base64.b64decode(str(blob["data"])), int(rate.group(1)) if rate else 24_000
+    raise GatewayError(
+        ErrorKind.UPSTREAM_ERROR, "The upstream model returned no audio: map the model name to a Gemini TTS model."
+    )
+
+
+def wav(pcm: bytes, rate: int) -> bytes:
+    """16-bit mono PCM in a WAV container."""
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(pcm)) + pcm
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def encoded(request: SpeechRequest, pcm: bytes, rate: int) -> bytes:
+    return wav(pcm, rate) if request.response_format == "wav" else pcm

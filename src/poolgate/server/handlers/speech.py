@@ -1,0 +1,26 @@
+"""OpenAI text to speech: `/v1/audio/speech` on Gemini's TTS models, answered as WAV or raw PCM."""
+
+from __future__ import annotations
+
+from poolgate.gateway import RequestContext
+from poolgate.hub.events import usage_from
+from poolgate.protocols import openai_speech as speech
+from poolgate.server import pipeline
+from poolgate.server.asgi import Request, Response
+from poolgate.server.handlers.openai import read_body
+from poolgate.services import Services
+
+
+async def create(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    request = speech.parse(await read_body(req, ctx, svc))
+    pipeline.route_model(ctx, svc, request.model)
+    call = pipeline.make_call(ctx, svc, req, speech.to_hub(request), False, "")
+    answer = await svc.gateway.generate(call, ctx)
+    pcm, rate = speech.pcm_of(answer)
+    meta = answer.get("usageMetadata")
+    ctx.usage = usage_from(meta) if isinstance(meta, dict) else None
+    audio = speech.encoded(request, pcm, rate)
+    # The log keeps a line for the audio, not the audio.
+    ctx.response_body = f"{request.response_format} audio, {len(audio)} bytes, {len(pcm) / (2 * rate):.2f} s".encode()
+    media_type = speech.FORMATS[request.response_format].encode()
+    return Response(200, audio, pipeline.routing_headers(ctx, svc), media_type=media_type)

@@ -1,0 +1,90 @@
+"""OpenAI text to speech end to end: the SDK's audio.speech.create against `poolgate serve`.
+
+The simulator speaks silence whose length follows the text, as 24 kHz PCM the way Gemini's TTS models
+answer, so the tests can check the container and the duration that reached the client.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import Gateway, Simulator
+from tests.integration.gateways import keyed_gateway, openai_client
+
+KEY = "key-openai-speech-0001"
+gw = keyed_gateway("speech", KEY)
+
+
+@pytest.fixture
+def client(gw: Gateway, simulator_process: Simulator) -> openai.OpenAI:
+    return openai_client(gw, simulator_process)
+
+
+def upstream(sim: Simulator) -> dict[str, Any]:
+    calls = [c for c in sim.calls(KEY) if c["method"] == "generateContent"]
+    return calls[-1]
+
+
+def pcm_bytes(text: str) -> int:
+    """What the simulator says for `text`: 10 ms a character, 16-bit samples at 24 kHz."""
+    return int(len(text) * 0.01 * 24_000) * 2
+
+
+def test_speech_comes_back_as_wav_in_the_asked_voice(client: openai.OpenAI, simulator_process: Simulator) -> None:
+    raw = client.audio.speech.with_raw_response.create(model="tts-1", voice="alloy", input="Hello there")
+    audio = raw.parse().read()
+    assert (
+        raw.headers["content-type"] == "audio/wav" and raw.headers["x-mapped-model"] == "gemini-2.5-flash-preview-tts"
+    )
+    assert audio[:4] == b"RIFF" and audio[8:12] == b"WAVE"
+    channels, rate, bits = struct.unpack("<H", audio[22:24])[0], struct.unpack("<I", audio[24:28])[0], audio[34]
+    assert (channels, rate, bits) == (1, 24_000, 16)
+    assert len(audio) == 44 + pcm_bytes("Hello there")
+    call = upstream(simulator_process)
+    assert call["model"] == "gemini-2.5-flash-preview-tts"
+    assert call["body"]["contents"] == [{"role": "user", "parts": [{"text": "Hello there"}]}]
+    voice = call["body"]["generationConfig"]["speechConfig"]["voiceConfig"]["prebuiltVoiceConfig"]
+    assert voice == {"voiceName": "Zephyr"}  # OpenAI's alloy
+
+
+def test_pcm_style_and_a_gemini_voice(client: openai.OpenAI, simulator_process: Simulator) -> None:
+    audio = client.audio.speech.create(
+        model="gpt-4o-mini-tts",
+        voice="kore",
+        input="Good night",
+        instructions="Speak softly.",
+        speed=1.5,
+        response_format="pcm",
+    ).read()
+    text = "Speak softly; speak at about 1.5 times the normal speed: Good night"
+    assert len(audio) == pcm_bytes(text) and set(audio) == {0}
+    body = upstream(simulator_process)["body"]
+    assert body["contents"][0]["parts"][0]["text"] == text
+    assert body["generationConfig"]["speechConfig"]["voiceConfig"]["prebuiltVoiceConfig"]["voiceName"] == "Kore"
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"model": "tts-1", "voice": "alloy", "input": "x", "response_format": "mp3"}, "response_format"),
+        ({"model": "tts-1", "voice": "alloy"}, "input"),
+        ({"model": "tts-1", "input": "x"}, "voice"),
+        ({"model": "tts-1", "voice": "alloy", "input": "x" * 4097}, "input"),
+        ({"model": "tts-1", "voice": "alloy", "input": "x", "speed": 9}, "speed"),
+    ],
+)
+def test_bad_bodies_are_named(gw: Gateway, body: dict[str, Any], param: str) -> None:
+    r = httpx.post(f"{gw.v1}/audio/speech", json=body, timeout=30)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == param
+
+
+def test_a_chat_model_cannot_speak(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as err:
+        client.audio.speech.create(model="gemini-2.5-flash", voice="alloy", input="Hi", response_format="wav")
+    assert "response modalities" in err.value.message
