@@ -99,7 +99,8 @@ def _voice(name: str) -> str:
 
 def to_hub(request: SpeechRequest) -> GenerateContentRequest:
     # Gemini's TTS models read a leading direction ("Say cheerfully: …") as how to speak, not as words.
-    text = f"{request.style}: {request.text}" if request.style else request.text
+    direction = request.style.rstrip(" .;:")
+    text = f"{direction}: {request.text}" if direction else request.text
     config: JSON = {
         "responseModalities": ["AUDIO"],
         "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": request.voice}}},
