@@ -144,16 +144,29 @@ def test_missing_prompt_and_a_json_edit_body(gw: Gateway) -> None:
 
 
 def test_a_refusal_and_a_safety_block_reach_the_client(client: openai.OpenAI, simulator_process: Simulator) -> None:
-    simulator_process.script(KEY, {"text": "I can't draw that person."})
+    # Words alone are asked again once; twice, and the client hears what the model said.
+    simulator_process.script(KEY, {"text": "Let me think."}, {"text": "I can't draw that person."})
     with pytest.raises(openai.APIStatusError) as err:
         client.images.generate(prompt="A famous person")
     assert err.value.status_code == 502
     assert "returned no image" in err.value.message and "I can't draw that person." in err.value.message
+    assert len(upstream(simulator_process)) == 2
 
     simulator_process.script(KEY, {"finish_reason": "IMAGE_SAFETY"})
     with pytest.raises(openai.BadRequestError) as bad:
         client.images.generate(prompt="Something unsafe")
     assert bad.value.code == "content_policy_violation" and "IMAGE_SAFETY" in bad.value.message
+    assert len(upstream(simulator_process)) == 3  # a block is not asked again
+
+
+def test_a_words_only_answer_is_asked_again_once(client: openai.OpenAI, simulator_process: Simulator) -> None:
+    simulator_process.script(KEY, {"text": "Here is your image!"})
+    result = client.images.generate(prompt="A lighthouse at dusk", size="1024x1024")
+    assert result.data is not None and png_size(result.data[0].b64_json or "") == (1024, 1024)
+    assert len(upstream(simulator_process)) == 2
+    # Both calls are billed, so both are counted.
+    # The simulator bills a token per four characters of words: 4 for the first answer.
+    assert result.usage is not None and result.usage.output_tokens == 1290 + 4
 
 
 def test_a_text_model_is_refused_by_google_with_its_reason(client: openai.OpenAI) -> None:

@@ -224,8 +224,11 @@ def picture_of(answer: JSON, model: str) -> Picture:
     raise GatewayError(ErrorKind.UPSTREAM_ERROR, f"The upstream model returned no image.{hint}{detail}")
 
 
+POLICY_CODE: Final = "content_policy_violation"
+
+
 def _policy(message: str) -> GatewayError:
-    return GatewayError(ErrorKind.INVALID_REQUEST, message, code="content_policy_violation")
+    return GatewayError(ErrorKind.INVALID_REQUEST, message, code=POLICY_CODE)
 
 
 @dataclass(slots=True)
@@ -248,6 +251,12 @@ class ImageUsage:
         self.text_in += prompt - images
         self.output += output
         self.total += int(meta.get("totalTokenCount") or prompt + output)
+
+    def merge(self, other: ImageUsage) -> None:
+        self.text_in += other.text_in
+        self.image_in += other.image_in
+        self.output += other.output
+        self.total += other.total
 
     def hub(self) -> Usage:
         """For the request log and the token statistics."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
 import orjson
 
-from poolgate.errors import invalid
+from poolgate.errors import GatewayError, invalid
 from poolgate.gateway import RequestContext
 from poolgate.hub.types import JSON
 from poolgate.protocols import multipart, sse
@@ -17,6 +18,9 @@ from poolgate.server import pipeline
 from poolgate.server.asgi import Request, Response, StreamResponse
 from poolgate.server.handlers.openai import read_body
 from poolgate.services import Services
+from poolgate.upstream.base import UpstreamCall
+
+log = logging.getLogger("poolgate.images")
 
 # Magic numbers of the formats Gemini reads; a client's declared type is often application/octet-stream.
 _SIGNATURES = (
@@ -62,23 +66,38 @@ async def _draw(
     upstream_model = pipeline.route_model(ctx, svc, request.model)
     call = pipeline.make_call(ctx, svc, req, images.to_hub(request, upstream_model), False, "")
     created = int(time.time())
-    answers = await pipeline.all_or_nothing([svc.gateway.generate(call, ctx) for _ in range(request.n)])
-    pictures = [images.picture_of(answer, upstream_model) for answer in answers]
+    drawn = await pipeline.all_or_nothing([_picture(svc, call, ctx, upstream_model) for _ in range(request.n)])
+    pictures = [picture for picture, _ in drawn]
     total = images.ImageUsage()
-    for answer in answers:
-        total.add(answer)
+    for _, usage in drawn:
+        total.merge(usage)
     ctx.usage = total.hub()
     headers = pipeline.routing_headers(ctx, svc)
     if request.stream:
-        events = []
-        for answer, picture in zip(answers, pictures, strict=True):
-            own = images.ImageUsage()
-            own.add(answer)
-            events.append(images.completed_event(request, picture, own, created, edit))
+        events = [images.completed_event(request, picture, usage, created, edit) for picture, usage in drawn]
         return StreamResponse(200, _stream(events, ctx), headers)
     raw = orjson.dumps(images.response_json(request, pictures, total, created))
     ctx.response_body = raw
     return Response(200, raw, headers)
+
+
+async def _picture(
+    svc: Services, call: UpstreamCall, ctx: RequestContext, model: str
+) -> tuple[images.Picture, images.ImageUsage]:
+    """One picture. Image models now and then answer with words alone; such an answer is asked again once
+    (a safety block is not: the same prompt would be blocked again)."""
+    usage = images.ImageUsage()
+    answer = await svc.gateway.generate(call, ctx)
+    usage.add(answer)
+    try:
+        return images.picture_of(answer, model), usage
+    except GatewayError as err:
+        if err.code == images.POLICY_CODE:
+            raise
+        log.info("request %s: %s; asking once more", ctx.request_id, err.message)
+    answer = await svc.gateway.generate(call, ctx)
+    usage.add(answer)
+    return images.picture_of(answer, model), usage
 
 
 async def _stream(events: list[JSON], ctx: RequestContext) -> AsyncIterator[bytes]:
