@@ -25,7 +25,7 @@ SOURCE_PNG = base64.b64decode(
 )
 
 
-gw = keyed_gateway("images", KEY)
+gw = keyed_gateway("images", KEY, {"POOLGATE_PROXY__ADMIN_PASSWORD": "admin-images"})
 
 
 @pytest.fixture
@@ -179,6 +179,11 @@ def test_image_requests_are_logged_with_their_tokens(client: openai.OpenAI, gw: 
     client.images.generate(prompt="A logged owl", n=2)
     out = gw.cli("logs", "--limit", "1").stdout
     assert "/v1/images/generations" in out and "gemini-2.5-flash-image" in out
+    admin = {"authorization": "Bearer admin-images"}
+    entry = httpx.get(f"{gw.base_url}/api/logs", params={"limit": 1}, headers=admin, timeout=10).json()["items"][0]
+    full = httpx.get(f"{gw.base_url}/api/logs/{entry['id']}", headers=admin, timeout=10).json()
+    # A line per picture, not hundreds of kilobytes of base64.
+    assert full["response_body"].startswith('{"images":["png, ') and len(full["response_body"]) < 200
 
 
 def test_edit_with_several_images_sends_them_all_in_order(client: openai.OpenAI, simulator_process: Simulator) -> None:

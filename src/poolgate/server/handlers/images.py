@@ -73,12 +73,12 @@ async def _draw(
         total.merge(usage)
     ctx.usage = total.hub()
     headers = pipeline.routing_headers(ctx, svc)
+    # The log keeps what was drawn, not the pictures (hundreds of kilobytes of base64 each).
+    ctx.response_body = orjson.dumps({"images": [f"{p.output_format}, {len(p.data) * 3 // 4} bytes" for p in pictures]})
     if request.stream:
         events = [images.completed_event(request, picture, usage, created, edit) for picture, usage in drawn]
-        return StreamResponse(200, _stream(events, ctx), headers)
-    raw = orjson.dumps(images.response_json(request, pictures, total, created))
-    ctx.response_body = raw
-    return Response(200, raw, headers)
+        return StreamResponse(200, _stream(events), headers)
+    return Response(200, orjson.dumps(images.response_json(request, pictures, total, created)), headers)
 
 
 async def _picture(
@@ -100,11 +100,7 @@ async def _picture(
     return images.picture_of(answer, model), usage
 
 
-async def _stream(events: list[JSON], ctx: RequestContext) -> AsyncIterator[bytes]:
+async def _stream(events: list[JSON]) -> AsyncIterator[bytes]:
     """The pictures are all made before the stream starts (so retries stay invisible); no partial images."""
-    sent: list[bytes] = []
     for event in events:
-        chunk = sse.event(str(event["type"]), event)
-        sent.append(chunk)
-        yield chunk
-    ctx.response_body = b"".join(sent)
+        yield sse.event(str(event["type"]), event)
