@@ -263,11 +263,11 @@ class Gateway:
             await self.scheduler.report_success(account, call.model, started)
             return result
         if last is None:
-            raise await self.scheduler.unavailable(call.model) or GatewayError(
+            raise await self.scheduler.unavailable(call.model, exclude) or GatewayError(
                 ErrorKind.NO_ACCOUNT, "No attempt could be made before the request's deadline."
             )
         # Out of attempts: if the pool is now all cooling (or parked), that is the more useful answer.
-        final = await self.scheduler.unavailable(call.model)
+        final = await self.scheduler.unavailable(call.model, exclude)
         if final is not None:
             raise final
         raise self._exhausted(last)

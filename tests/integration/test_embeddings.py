@@ -19,6 +19,7 @@ from google.genai import types
 from tests.conftest import Gateway, Simulator
 from tests.integration.gateways import keyed_gateway, openai_client
 from tests.integration.oauth_support import new_user, oauth_gateway
+from tests.support import poll
 
 KEY = "key-embeddings-0001"
 
@@ -132,8 +133,17 @@ def test_a_pool_of_google_accounts_only_says_a_key_is_needed(simulator_process: 
     gw.cli("accounts", "import", str(gw.data_dir / "import.json"))
     gw.start()
     try:
-        r = httpx.post(f"{gw.v1}/embeddings", json={"model": "text-embedding-3-small", "input": "x"}, timeout=30)
+        body = {"model": "text-embedding-3-small", "input": "x"}
+        r = httpx.post(f"{gw.v1}/embeddings", json=body, timeout=30)
         assert r.status_code == 503
         assert "need a Gemini API key account" in r.json()["error"]["message"]
+        # With a key that is rate limited, the answer is about the key, not the Google account beside it.
+        key = "key-embeddings-cooling"
+        gw.cli("accounts", "add-key", key, "--label", "cooling")
+        simulator_process.script(key, {"status": 429, "reason": "RATE_LIMIT_EXCEEDED", "retry_delay": "90s"})
+        poll(lambda: httpx.post(f"{gw.v1}/embeddings", json=body, timeout=30).status_code == 429, "the key's 429")
+        again = httpx.post(f"{gw.v1}/embeddings", json=body, timeout=30)
+        assert again.status_code == 429 and int(again.headers["retry-after"]) > 60
+        assert "cooling down for gemini-embedding-001" in again.json()["error"]["message"]
     finally:
         gw.stop()

@@ -164,8 +164,11 @@ class Scheduler:
                     return await self._take(bound, session_key, now, wait=blocker.until - now)
 
         if not free:
-            if len(blocked) == len(usable):
-                raise self._all_blocked(model, usable, blocked, now)
+            # Excluded accounts cannot serve this call at all (an OAuth account asked to embed): the
+            # final answer is about the rest.
+            considered = [a for a in usable if a.id not in exclude] if exclude else usable
+            if considered and all(a.id in blocked for a in considered):
+                raise self._all_blocked(model, considered, blocked, now)
             return None
         chosen = min(free, key=lambda a: self._order_key(a, model, avoid))
         return await self._take(chosen, session_key if sticky else "", now)
@@ -217,10 +220,10 @@ class Scheduler:
         )
         return GatewayError(ErrorKind.NO_ACCOUNT, f"No account can serve {model} now. {parked}")
 
-    async def unavailable(self, model: str) -> GatewayError | None:
+    async def unavailable(self, model: str, exclude: set[str] | None = None) -> GatewayError | None:
         """The final error if no account is free for the model right now, else None. No side effects."""
         now = self.clock.now()
-        usable = [a for a in self._accounts if a.usable]
+        usable = [a for a in self._accounts if a.usable and not (exclude and a.id in exclude)]
         if not usable:
             return self._no_usable()
         cooldowns = await self.state.cooldowns(now)
