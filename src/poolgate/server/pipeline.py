@@ -76,14 +76,7 @@ def make_call(
     ctx.session_key = session_key(req.headers, hint, hub)
     # Every protocol replays calls without the signatures clients never saw; put them back here, once.
     restore_into_request(hub, ctx.session_key, svc.signatures, ctx.mapped_model)
-    return UpstreamCall(
-        model=ctx.mapped_model,
-        body=dict(hub),
-        stream=stream,
-        request_id=ctx.request_id,
-        session_key=ctx.session_key,
-        deadline=time.time() + svc.config.proxy.request_timeout,
-    )
+    return upstream_call(ctx, svc, ctx.mapped_model, dict(hub), stream=stream, session_key=ctx.session_key)
 
 
 async def answer_json(ctx: RequestContext, svc: Services, call: UpstreamCall, from_hub: FromHub) -> Response:
@@ -195,13 +188,16 @@ async def all_or_nothing(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
     return [task.result() for task in tasks]
 
 
-def upstream_call(ctx: RequestContext, svc: Services, model: str, body: JSON) -> UpstreamCall:
-    """A call whose body is not a generateContent request (embeddings): no session, no signatures."""
+def upstream_call(
+    ctx: RequestContext, svc: Services, model: str, body: JSON, *, stream: bool = False, session_key: str = ""
+) -> UpstreamCall:
+    """A call for this request, bounded by the request timeout (`make_call` adds the session and signatures)."""
     return UpstreamCall(
         model=model,
         body=body,
-        stream=False,
+        stream=stream,
         request_id=ctx.request_id,
+        session_key=session_key,
         deadline=time.time() + svc.config.proxy.request_timeout,
     )
 

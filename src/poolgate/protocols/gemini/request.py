@@ -12,10 +12,10 @@ from typing import Any
 from poolgate.errors import ErrorKind, GatewayError, invalid
 from poolgate.hub.signatures import PLACEHOLDERS, SignatureStore
 from poolgate.hub.types import JSON
+from poolgate.protocols.gemini.embed import BATCH_EMBED, EMBED
 from poolgate.protocols.schema import sanitize_tool_parameters
 
 GENERATE, STREAM, COUNT = "generateContent", "streamGenerateContent", "countTokens"
-EMBED, BATCH_EMBED = "embedContent", "batchEmbedContents"
 METHODS = frozenset({GENERATE, STREAM, COUNT, EMBED, BATCH_EMBED})
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +18,6 @@ from poolgate.server import pipeline
 from poolgate.server.asgi import Request, Response, StreamResponse, json_response
 from poolgate.server.handlers import openai
 from poolgate.services import Services
-from poolgate.upstream.base import UpstreamCall
 
 log = logging.getLogger("poolgate.anthropic")
 
@@ -72,14 +70,8 @@ async def count_tokens(req: Request, ctx: RequestContext, svc: Services) -> Resp
     source = "estimate"
     count = tokens.estimate(parsed.hub)
     if parsed.hub.get("contents"):
-        call = UpstreamCall(
-            model=model,
-            body=tokens.count_body(parsed.hub, model),
-            stream=False,
-            request_id=ctx.request_id,
-            session_key=session_key(req.headers, parsed.session_hint, parsed.hub),
-            deadline=time.time() + svc.config.proxy.request_timeout,
-        )
+        session = session_key(req.headers, parsed.session_hint, parsed.hub)
+        call = pipeline.upstream_call(ctx, svc, model, tokens.count_body(parsed.hub, model), session_key=session)
         try:
             answer = await svc.gateway.count_tokens(call, ctx)
         except NotImplementedError:
