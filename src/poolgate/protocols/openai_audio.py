@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from poolgate.errors import GatewayError, invalid
-from poolgate.hub.events import TextDelta, Usage, events_from_chunk, prompt_tokens_of
+from poolgate.hub.events import TextDelta, Usage, events_from_chunk, prompt_tokens_of, usage_from
 from poolgate.hub.types import JSON, Blob, GenerateContentRequest
 from poolgate.protocols import sse
 from poolgate.protocols.multipart import Form
@@ -160,15 +160,14 @@ def to_hub(request: AudioRequest, upstream_model: str) -> GenerateContentRequest
 def usage_json(answer_meta: object) -> JSON:
     """OpenAI's token usage from Gemini's usageMetadata, audio tokens apart."""
     meta = answer_meta if isinstance(answer_meta, dict) else {}
-    prompt = int(meta.get("promptTokenCount") or 0)
+    usage = usage_from(meta)
     audio = prompt_tokens_of(meta, "AUDIO")
-    output = int(meta.get("candidatesTokenCount") or 0) + int(meta.get("thoughtsTokenCount") or 0)
     return {
         "type": "tokens",
-        "input_tokens": prompt,
-        "input_token_details": {"text_tokens": prompt - audio, "audio_tokens": audio},
-        "output_tokens": output,
-        "total_tokens": int(meta.get("totalTokenCount") or prompt + output),
+        "input_tokens": usage.prompt_tokens,
+        "input_token_details": {"text_tokens": usage.prompt_tokens - audio, "audio_tokens": audio},
+        "output_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
     }
 
 

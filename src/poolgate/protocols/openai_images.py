@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from poolgate.errors import ErrorKind, GatewayError, invalid
-from poolgate.hub.events import Usage, prompt_tokens_of
+from poolgate.hub.events import Usage, prompt_tokens_of, usage_from
 from poolgate.hub.types import JSON, GenerateContentRequest, Part
 from poolgate.protocols import fields
 
@@ -244,13 +244,12 @@ class ImageUsage:
         meta = answer.get("usageMetadata")
         if not isinstance(meta, dict):
             return
-        prompt = int(meta.get("promptTokenCount") or 0)
+        usage = usage_from(meta)
         images = prompt_tokens_of(meta, "IMAGE")
-        output = int(meta.get("candidatesTokenCount") or 0) + int(meta.get("thoughtsTokenCount") or 0)
         self.image_in += images
-        self.text_in += prompt - images
-        self.output += output
-        self.total += int(meta.get("totalTokenCount") or prompt + output)
+        self.text_in += usage.prompt_tokens - images
+        self.output += usage.completion_tokens
+        self.total += usage.total_tokens
 
     def merge(self, other: ImageUsage) -> None:
         self.text_in += other.text_in
