@@ -17,6 +17,7 @@ from poolgate.errors import ErrorKind, GatewayError, invalid
 from poolgate.hub.events import Usage, prompt_tokens_of, usage_from
 from poolgate.hub.types import JSON, GenerateContentRequest, Part
 from poolgate.protocols import fields
+from poolgate.protocols.multipart import FormFile
 
 DEFAULT_MODEL: Final = "gpt-image-1"
 MAX_IMAGES: Final = 10
@@ -57,6 +58,26 @@ class ImageRequest:
     image_size_explicit: bool = False  # the client named it: sent whatever the model
     images: list[SourceImage] = field(default_factory=list)
     mask: SourceImage | None = None
+
+
+# Magic numbers of the formats Gemini reads; a client's declared type is often application/octet-stream.
+_SIGNATURES: Final = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+def source_image(upload: FormFile) -> SourceImage:
+    """An uploaded file as an image typed from its own bytes, or a 400 naming its field."""
+    data = upload.data
+    for magic, mime in _SIGNATURES:
+        if data.startswith(magic):
+            return SourceImage(mime, data)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return SourceImage("image/webp", data)
+    raise invalid(f"'{upload.name}' ({upload.filename}) is not a PNG, JPEG, WebP or GIF image.", upload.name)
 
 
 def parse_generation(body: dict[str, Any]) -> ImageRequest:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import orjson
 
 from poolgate.gateway import RequestContext
 from poolgate.hub.events import Usage
 from poolgate.hub.types import JSON
-from poolgate.protocols import multipart
 from poolgate.protocols import openai_audio as audio
 from poolgate.server import pipeline
 from poolgate.server.asgi import Request, Response, StreamResponse
+from poolgate.server.handlers.openai import read_form
 from poolgate.services import Services
 
 
@@ -25,8 +23,7 @@ async def translations(req: Request, ctx: RequestContext, svc: Services) -> Resp
 
 
 async def _speech(req: Request, ctx: RequestContext, svc: Services, *, translate: bool) -> Response | StreamResponse:
-    raw = await req.body(svc.config.proxy.max_body_mb * 1024 * 1024)
-    form = await asyncio.to_thread(multipart.parse_form, req.headers.get("content-type", ""), raw)
+    form = await read_form(req, svc)
     request = audio.parse(form, translate=translate)
     summary: JSON = dict(form.fields)
     summary["file"] = f"{request.audio.mime_type}, {len(request.audio.data)} bytes"

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
 
 import orjson
 
-from poolgate.errors import GatewayError, invalid
+from poolgate.errors import GatewayError
 from poolgate.gateway import RequestContext
 from poolgate.hub.types import JSON
-from poolgate.protocols import multipart, sse
 from poolgate.protocols import openai_images as images
+from poolgate.protocols import sse
 from poolgate.server import pipeline
 from poolgate.server.asgi import Request, Response, StreamResponse
-from poolgate.server.handlers.openai import read_body
+from poolgate.server.handlers.openai import read_body, read_form
 from poolgate.services import Services
 from poolgate.upstream.base import UpstreamCall
 
 log = logging.getLogger("poolgate.images")
-
-# Magic numbers of the formats Gemini reads; a client's declared type is often application/octet-stream.
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
 
 
 async def generations(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
@@ -37,27 +28,15 @@ async def generations(req: Request, ctx: RequestContext, svc: Services) -> Respo
 
 
 async def edits(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
-    raw = await req.body(svc.config.proxy.max_body_mb * 1024 * 1024)
-    # The MIME parser is synchronous and a photo can be megabytes: parse beside the event loop.
-    form = await asyncio.to_thread(multipart.parse_form, req.headers.get("content-type", ""), raw)
-    sources = [_source(f) for f in form.files_named("image", "image[]")]
+    form = await read_form(req, svc)
+    sources = [images.source_image(f) for f in form.files_named("image", "image[]")]
     masks = form.files_named("mask")
-    request = images.parse_edit(form.fields, sources, _source(masks[0]) if masks else None)
+    request = images.parse_edit(form.fields, sources, images.source_image(masks[0]) if masks else None)
     # The log keeps the form's fields and a line per file, not the uploaded bytes.
     summary: JSON = dict(form.fields)
     summary["files"] = [f"{f.name}: {f.filename} ({f.content_type}, {len(f.data)} bytes)" for f in form.files]
     ctx.request_body = orjson.dumps(summary)
     return await _draw(req, ctx, svc, request, edit=True)
-
-
-def _source(upload: multipart.FormFile) -> images.SourceImage:
-    data = upload.data
-    for magic, mime in _SIGNATURES:
-        if data.startswith(magic):
-            return images.SourceImage(mime, data)
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return images.SourceImage("image/webp", data)
-    raise invalid(f"'{upload.name}' ({upload.filename}) is not a PNG, JPEG, WebP or GIF image.", upload.name)
 
 
 async def _draw(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from poolgate.gateway import RequestContext
-from poolgate.protocols import fields, openai_completions
+from poolgate.protocols import fields, multipart, openai_completions
 from poolgate.protocols.openai_chat import request as chat_request
 from poolgate.protocols.openai_chat import response as chat_response
 from poolgate.protocols.openai_chat.stream import ChatEncoder
@@ -21,6 +22,12 @@ async def read_body(req: Request, ctx: RequestContext, svc: Services) -> dict[st
     raw = await req.body(svc.config.proxy.max_body_mb * 1024 * 1024)
     ctx.request_body = raw
     return fields.parse_json_object(raw)
+
+
+async def read_form(req: Request, svc: Services) -> multipart.Form:
+    """A file-upload body. The MIME parser is synchronous and a file can be megabytes: it runs beside the loop."""
+    raw = await req.body(svc.config.proxy.max_body_mb * 1024 * 1024)
+    return await asyncio.to_thread(multipart.parse_form, req.headers.get("content-type", ""), raw)
 
 
 async def chat_completions(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
