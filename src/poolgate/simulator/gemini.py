@@ -6,11 +6,12 @@ from typing import Any, Final
 
 import orjson
 
-from poolgate.simulator import embeddings, pictures
+from poolgate.simulator import embeddings
 from poolgate.simulator.asgi import JSON_HEADERS, SSE_HEADERS, ConnectionCut, Headers, Request
 from poolgate.simulator.behaviour import missing_signature, prompt_tokens, reply_for
 from poolgate.simulator.calls import json_body, log_call
 from poolgate.simulator.google_errors import GoogleError, error_body
+from poolgate.simulator.modalities import unsupported_modalities
 from poolgate.simulator.routing import Route
 from poolgate.simulator.script import Step
 from poolgate.simulator.state import CallRecord, ModelInfo, SimulatorState
@@ -54,7 +55,7 @@ async def _read_logged_call(
         unsigned = missing_signature(model, body) if method != "countTokens" else None
         if unsigned:
             raise GoogleError(400, unsigned)
-        refused = pictures.unsupported_modalities(model, body)
+        refused = unsupported_modalities(model, body)
         if refused:
             raise GoogleError(400, refused)
     return key, body, record

@@ -7,6 +7,8 @@ import struct
 import zlib
 from typing import Any, Final
 
+from poolgate.simulator.modalities import response_modalities
+
 # Pixels at 1K for each aspect ratio Gemini accepts (2K doubles both edges, 4K quadruples them).
 DIMENSIONS_1K: Final = {
     "1:1": (1024, 1024),
@@ -26,23 +28,10 @@ IMAGE_TOKENS: Final = 1290
 
 
 def wants_image(model: str, body: dict[str, Any]) -> bool:
-    config = body.get("generationConfig")
-    modalities = config.get("responseModalities") if isinstance(config, dict) else None
-    if isinstance(modalities, list):
+    modalities = response_modalities(body)
+    if modalities is not None:
         return "IMAGE" in modalities
     return "-image" in model
-
-
-def unsupported_modalities(model: str, body: dict[str, Any]) -> str | None:
-    """Google's 400 for asking a model for pictures or speech it cannot make."""
-    config = body.get("generationConfig")
-    modalities = config.get("responseModalities") if isinstance(config, dict) else None
-    if not isinstance(modalities, list):
-        return None
-    wrong = ("IMAGE" in modalities and "-image" not in model) or ("AUDIO" in modalities and "-tts" not in model)
-    if wrong or ("-tts" in model and modalities != ["AUDIO"]):
-        return f"Model does not support the requested response modalities: {','.join(modalities).lower()}"
-    return None
 
 
 def image_config(body: dict[str, Any]) -> tuple[str, str]:

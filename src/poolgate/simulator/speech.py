@@ -5,15 +5,15 @@ from __future__ import annotations
 import base64
 from typing import Any, Final
 
+from poolgate.simulator.modalities import response_modalities
+
 RATE: Final = 24_000
 SECONDS_PER_CHARACTER: Final = 0.01
 TOKENS_PER_SECOND: Final = 25  # what Gemini bills for audio output
 
 
 def wants_speech(model: str, body: dict[str, Any]) -> bool:
-    config = body.get("generationConfig")
-    modalities = config.get("responseModalities") if isinstance(config, dict) else None
-    return "-tts" in model and modalities == ["AUDIO"]
+    return "-tts" in model and response_modalities(body) == ["AUDIO"]
 
 
 def speak(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
