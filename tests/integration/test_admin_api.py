@@ -199,6 +199,8 @@ def test_mapping_crud_changes_the_mapped_model_of_the_next_call(gw: Gateway, api
     missing = api.put("/api/mapping", json={"pattern": "x"})
     assert missing.status_code == 400 and "'model'" in error_message(missing)
     assert api.put("/api/mapping", json={"pattern": "x", "model": "gemini-*"}).status_code == 400
+    bad_target = api.put("/api/mapping", json={"pattern": "x", "model": "gemini/../files"})
+    assert bad_target.status_code == 400 and "letters, digits" in error_message(bad_target)
 
 
 # -- config

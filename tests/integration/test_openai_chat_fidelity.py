@@ -304,6 +304,27 @@ def test_unsupported_part_and_bad_tool_choice_are_400(client: openai.OpenAI) -> 
     assert "tool_choice.function.name" in str(bad_choice.value)
 
 
+@pytest.mark.parametrize("model", ["gemini-2.5-flash\u0000", "gemini-2.5-flash/../../v1beta/cachedContents"])
+def test_a_model_name_that_is_no_upstream_model_is_a_400(gw: Gateway, simulator_process: Simulator, model: str) -> None:
+    # A NUL used to reach the x-mapped-model header and drop the connection; a path would have sent the
+    # account's key to another Google endpoint.
+    before = len(simulator_process.calls(KEY))
+    r = httpx.post(f"{gw.v1}/chat/completions", json={"model": model, "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 400
+    assert r.json()["error"]["param"] == "model" and "letters, digits" in r.json()["error"]["message"]
+    assert len(simulator_process.calls(KEY)) == before
+
+
+def test_a_role_or_part_type_of_the_wrong_json_type_is_a_400(gw: Gateway) -> None:
+    for message, field in (
+        ({"role": ["user"], "content": "x"}, "messages[0].role"),
+        ({"role": "user", "content": [{"type": {"a": 1}, "text": "x"}]}, "messages[0].content[0].type"),
+    ):
+        body = {"model": "gemini-2.5-flash", "messages": [message]}
+        r = httpx.post(f"{gw.v1}/chat/completions", json=body)
+        assert r.status_code == 400 and r.json()["error"]["param"] == field, r.text
+
+
 def test_named_tool_choice_restricts_functions(client: openai.OpenAI, simulator_process: Simulator) -> None:
     client.chat.completions.create(
         model="gemini-2.5-flash",

@@ -75,6 +75,8 @@ def test_cli_changes_apply_without_restart(make_gateway: Any, simulator: Simulat
     poll(lambda: chat(gw).status_code == 200, "the gateway to pick up the new account", 5)
     gw.cli("accounts", "disable", account_id)
     poll(lambda: chat(gw).status_code == 503, "the gateway to notice the disabled account", 5)
+    refused = gw.cli("map", "set", "my-model", "gemini-2.5-pro?alt=sse", check=False)
+    assert refused.returncode == 1 and "letters, digits" in refused.stderr
     gw.cli("map", "set", "my-model", "gemini-2.5-pro")
     gw.cli("accounts", "enable", "live")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from poolgate.errors import GatewayError
 from poolgate.routing.resolve import Router, resolve
 
 
@@ -51,3 +54,26 @@ def test_router_cache_follows_mapping_changes() -> None:
     assert router.resolve("x").model == "one"
     router.set_custom({"x": "two"})
     assert router.resolve("x").model == "two"
+
+
+@pytest.mark.parametrize(
+    "name", ["../files", "gemini-2.5-flash/../../v1beta/cachedContents", "x?alt=sse", "a b", "a#b", "%2e%2e", "a\x00"]
+)
+def test_a_name_that_would_leave_the_models_path_upstream_is_refused(name: str) -> None:
+    # The upstream model becomes a URL segment with the account's key attached; it must stay one segment.
+    with pytest.raises(GatewayError) as err:
+        Router().resolve(name)
+    assert err.value.status == 400 and err.value.param == "model"
+
+
+def test_a_mapping_to_a_malformed_name_is_refused_naming_the_mapping() -> None:
+    with pytest.raises(GatewayError) as err:
+        Router({"my-model": "gemini/../files"}).resolve("my-model")
+    assert "maps to 'gemini/../files'" in err.value.message
+
+
+@pytest.mark.parametrize(
+    "name", ["gemini-2.5-flash", "models/gemini-2.5-flash", "vertex-model_v2@001", "gemini-3-pro-preview"]
+)
+def test_real_model_names_pass(name: str) -> None:
+    assert Router().resolve(name).model == name.removeprefix("models/")

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from poolgate.cli.common import ConfigOption, DataDirOption, console, err_console, load, open_store
+from poolgate.routing.resolve import UPSTREAM_MODEL_RULE, valid_upstream_model
 
 app = typer.Typer(help="Custom model mapping: client model name or pattern → upstream model.", no_args_is_help=True)
 
@@ -39,6 +40,9 @@ def set_mapping(
     """Map a client model name or pattern to an upstream model."""
     if not pattern.strip() or not model.strip():
         err_console.print("[red]Pattern and model must not be empty.[/red]")
+        raise typer.Exit(1)
+    if "*" in model or not valid_upstream_model(model.strip()):
+        err_console.print(f"[red]{model!r} is not an upstream model name: {UPSTREAM_MODEL_RULE}.[/red]")
         raise typer.Exit(1)
     open_store(load(config, data_dir)).set_mapping(pattern.strip(), model.strip())
     console.print(f"{pattern} → {model}")

@@ -6,7 +6,20 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from poolgate.errors import invalid
 from poolgate.routing.table import BUILTIN_EXACT, BUILTIN_PATTERNS
+
+# What a model name sent upstream may hold. It becomes a segment of the upstream URL
+# (`…/models/{model}:generateContent`) and the x-mapped-model header, so '/', '?', '#', '%', spaces
+# and control characters would reach another Google endpoint with the account's key, or break the
+# answer's headers. Google's and Cloud Code's model ids (gemini-2.5-flash, claude-sonnet-4-5@20250929,
+# gemini-3-pro-preview) use only these.
+UPSTREAM_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
+UPSTREAM_MODEL_RULE = "a model name holds only letters, digits, '.', '_', '@' and '-'"
+
+
+def valid_upstream_model(model: str) -> bool:
+    return UPSTREAM_MODEL.fullmatch(model) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +82,19 @@ class Router:
 
 
 def resolve(client_model: str, custom: dict[str, str]) -> Resolution:
+    """The upstream model for a client's name; a 400 when that name cannot be sent upstream."""
+    result = _resolve(client_model, custom)
+    if not valid_upstream_model(result.model):
+        shown = client_model[:200] if client_model.isprintable() else repr(client_model[:200])
+        if result.rule == "passthrough":
+            message = f"Unknown model name {shown}: {UPSTREAM_MODEL_RULE}."
+        else:
+            message = f"Model {shown} maps to {result.model[:200]!r}, which is not an upstream model name: {UPSTREAM_MODEL_RULE}."
+        raise invalid(message, "model")
+    return result
+
+
+def _resolve(client_model: str, custom: dict[str, str]) -> Resolution:
     name = client_model.strip()
     if name.startswith("models/"):
         name = name[len("models/") :]

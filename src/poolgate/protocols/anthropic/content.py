@@ -12,6 +12,7 @@ import orjson
 from poolgate.errors import invalid
 from poolgate.hub.contents import append_turn
 from poolgate.hub.types import Content, Part
+from poolgate.protocols import fields
 from poolgate.protocols.anthropic import signatures
 
 # Claude Code writes this placeholder for an assistant turn that had no text; it is not model output.
@@ -139,7 +140,7 @@ def tool_result_parts(block: dict[str, Any], where: str, names: dict[str, str]) 
         for i, item in enumerate(content):
             at = f"{where}.content[{i}]"
             item = _obj(item, at)
-            kind = item.get("type")
+            kind = fields.opt_str(item, "type", f"{at}.type")
             if kind == "text":
                 texts.append(_str(item, "text", at))
             elif kind == "image":
@@ -194,7 +195,7 @@ def _user_parts(content: list[Any], where: str, conv: Conversation) -> list[Part
     for i, raw in enumerate(content):
         at = f"{where}[{i}]"
         block = _obj(raw, at)
-        kind = block.get("type")
+        kind = fields.opt_str(block, "type", f"{at}.type")
         if kind == "text":
             text = _str(block, "text", at)
             if text:
@@ -220,7 +221,7 @@ def _assistant_parts(content: list[Any], where: str, conv: Conversation) -> list
     for i, raw in enumerate(content):
         at = f"{where}[{i}]"
         block = _obj(raw, at)
-        kind = block.get("type")
+        kind = fields.opt_str(block, "type", f"{at}.type")
         if kind == "text":
             text = _str(block, "text", at)
             if text and text != NO_CONTENT:

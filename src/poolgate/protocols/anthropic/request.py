@@ -86,7 +86,11 @@ def tools_to_hub(tools: list[Any]) -> tuple[list[JSON], set[str], ServerTools]:
 def tool_config(choice: object, names: set[str], server_tools: Collection[str] = ()) -> JSON | None:
     if choice is None:
         return None
-    if not isinstance(choice, dict) or choice.get("type") not in _TOOL_CHOICE_MODES:
+    if (
+        not isinstance(choice, dict)
+        or not isinstance(choice.get("type"), str)
+        or choice["type"] not in _TOOL_CHOICE_MODES
+    ):
         raise invalid("'tool_choice.type' must be one of auto, any, tool, none.", "tool_choice.type")
     kind = choice["type"]
     config: JSON = {"mode": _TOOL_CHOICE_MODES[kind]}

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from poolgate.errors import invalid
 from poolgate.hub.types import Part
+from poolgate.protocols import fields
 
 # OpenAI's input_audio formats → the MIME types Gemini documents for audio.
 AUDIO_MIME: Final = {
@@ -145,7 +146,7 @@ def user_parts(content: object, where: str, refs: MediaRefs) -> list[Part]:
         return [{"text": content}] if content else []
     parts: list[Part] = []
     for at, item in part_objects(content, where):
-        kind = item.get("type")
+        kind = fields.opt_str(item, "type", f"{at}.type")
         if kind in TEXT_TYPES:
             text = part_text(item, at)
             if text:
@@ -169,7 +170,7 @@ def assistant_text(content: object, where: str) -> str:
         return content
     texts: list[str] = []
     for at, item in part_objects(content, where):
-        kind = item.get("type")
+        kind = fields.opt_str(item, "type", f"{at}.type")
         key = "refusal" if kind == "refusal" else "text"
         if kind not in TEXT_TYPES and kind != "refusal":
             raise invalid(

@@ -78,7 +78,7 @@ class _Converter:
         if not isinstance(message, dict):
             raise invalid(f"'{where}' must be an object.", where)
         role = message.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise invalid(f"'{where}.role' must be one of {', '.join(sorted(ROLES))}.", f"{where}.role")
         content = message.get("content")
         if role in ("system", "developer"):

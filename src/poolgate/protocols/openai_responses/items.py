@@ -17,6 +17,7 @@ import orjson
 
 from poolgate.errors import invalid
 from poolgate.hub.types import Content, Part
+from poolgate.protocols import fields
 from poolgate.protocols.openai_chat.content import MediaRefs, image_part, part_objects, part_text
 from poolgate.protocols.openai_responses.tools import NAMESPACE_SEP
 
@@ -118,7 +119,7 @@ def content_parts(content: object, where: str) -> list[Part]:
         return [{"text": content}] if content else []
     parts: list[Part] = []
     for at, part in part_objects(content, where):
-        kind = part.get("type")
+        kind = fields.opt_str(part, "type", f"{at}.type")
         if kind in ("input_text", "output_text", "text", "summary_text", "reasoning_text"):
             text = part_text(part, at)
             if text:
@@ -204,9 +205,9 @@ def to_contents(raw: object, instructions: str | None) -> tuple[list[Content], l
             continue
         if not isinstance(item, dict):
             raise invalid(f"'{where}' must be an object.", where)
-        kind = item.get("type", "message" if "role" in item else None)
+        kind = fields.opt_str(item, "type", f"{where}.type") or ("message" if "role" in item else None)
         if kind == "message":
-            role = item.get("role")
+            role = fields.opt_str(item, "role", f"{where}.role")
             if role in ("system", "developer"):
                 text = "\n".join(
                     p["text"] for p in content_parts(item.get("content"), f"{where}.content") if "text" in p

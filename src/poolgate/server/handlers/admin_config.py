@@ -11,6 +11,7 @@ from poolgate import live_config
 from poolgate.config import ConfigError
 from poolgate.errors import ErrorKind, GatewayError, invalid
 from poolgate.gateway import RequestContext
+from poolgate.routing.resolve import UPSTREAM_MODEL_RULE, valid_upstream_model
 from poolgate.server.asgi import Request, Response, json_response
 from poolgate.server.handlers.admin_common import after_change, json_body, not_found, text_field
 from poolgate.services import Services
@@ -35,6 +36,8 @@ async def set_mapping(req: Request, ctx: RequestContext, svc: Services) -> Respo
     model = text_field(body, "model")
     if "*" in model:
         raise invalid("'model' must be a concrete upstream model name, without '*'.", "model")
+    if not valid_upstream_model(model):
+        raise invalid(f"'model' is not an upstream model name: {UPSTREAM_MODEL_RULE}.", "model")
     await asyncio.to_thread(svc.store.set_mapping, pattern, model)
     await after_change(svc)
     return json_response({"pattern": pattern, "model": model, "source": "store"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import cast
 
 from poolgate.errors import ErrorKind, GatewayError
@@ -65,7 +66,12 @@ async def model_action(req: Request, ctx: RequestContext, svc: Services) -> Resp
 
 
 def _resources(svc: Services) -> list[JSON]:
-    return [gemini_models.model_resource(mid, svc.router.resolve(mid).model) for mid in openai.model_ids(svc)]
+    resources = []
+    for mid in openai.model_ids(svc):
+        # A name a bad mapping sends nowhere valid is left out of the list, not a failed listing.
+        with contextlib.suppress(GatewayError):
+            resources.append(gemini_models.model_resource(mid, svc.router.resolve(mid).model))
+    return resources
 
 
 async def list_models(req: Request, ctx: RequestContext, svc: Services) -> Response:
