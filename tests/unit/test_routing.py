@@ -57,7 +57,17 @@ def test_router_cache_follows_mapping_changes() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["../files", "gemini-2.5-flash/../../v1beta/cachedContents", "x?alt=sse", "a b", "a#b", "%2e%2e", "a\x00"]
+    "name",
+    [
+        "../files",
+        "gemini-2.5-flash/../../v1beta/cachedContents",
+        "x?alt=sse",
+        "a b",
+        "a#b",
+        "%2e%2e",
+        "a\x00",
+        "g" * 129,
+    ],
 )
 def test_a_name_that_would_leave_the_models_path_upstream_is_refused(name: str) -> None:
     # The upstream model becomes a URL segment with the account's key attached; it must stay one segment.

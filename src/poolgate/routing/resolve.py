@@ -13,9 +13,9 @@ from poolgate.routing.table import BUILTIN_EXACT, BUILTIN_PATTERNS
 # (`…/models/{model}:generateContent`) and the x-mapped-model header, so '/', '?', '#', '%', spaces
 # and control characters would reach another Google endpoint with the account's key, or break the
 # answer's headers. Google's and Cloud Code's model ids (gemini-2.5-flash, claude-sonnet-4-5@20250929,
-# gemini-3-pro-preview) use only these.
-UPSTREAM_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
-UPSTREAM_MODEL_RULE = "a model name holds only letters, digits, '.', '_', '@' and '-'"
+# gemini-3-pro-preview) use only these, and are far shorter than the bound.
+UPSTREAM_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
+UPSTREAM_MODEL_RULE = "a model name is up to 128 letters, digits, '.', '_', '@' and '-'"
 
 
 def valid_upstream_model(model: str) -> bool:
