@@ -115,7 +115,7 @@ class Gateway:
     async def generate(self, call: UpstreamCall, ctx: RequestContext) -> JSON:
         async def attempt(account: Account) -> JSON:
             result = await self.transports[account.kind].generate(account, call)
-            if not chunk_has_content(result) and not result.get("candidates"):
+            if not has_content(result) and not result.get("candidates"):
                 raise UpstreamFailure(empty=True)
             return result
 
@@ -128,7 +128,7 @@ class Gateway:
             try:
                 async for chunk in agen:
                     held.append(chunk)
-                    if chunk_has_content(chunk):
+                    if has_content(chunk):
                         return OpenStream(account, held, agen, ctx, self._mid_stream_reporter(account, call))
             except BaseException:
                 await agen.aclose()
@@ -290,6 +290,14 @@ class Gateway:
         if decision.kind in ("timeout", "upstream_timeout"):
             return GatewayError(ErrorKind.TIMEOUT, f"Upstream timed out on every attempt. {detail}")
         return GatewayError(ErrorKind.UPSTREAM_ERROR, f"Upstream failed on every attempt. {detail}")
+
+
+def has_content(chunk: JSON) -> bool:
+    """`chunk_has_content`, where an answer of the wrong shape is an upstream failure for the retry loop."""
+    try:
+        return chunk_has_content(chunk)
+    except (AttributeError, TypeError) as exc:
+        raise UpstreamFailure(status=502, text=f"malformed answer ({exc})") from None
 
 
 def client_error(failure: UpstreamFailure) -> GatewayError:

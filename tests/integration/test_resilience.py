@@ -183,6 +183,34 @@ def test_cut_stream_before_content_is_retried_invisibly(pool_gateway: Gateway, s
     assert sum(generate_calls(simulator).values()) == 2
 
 
+# Text first (so the stream commits), then a part that is no object: a shape Google never documents.
+MALFORMED = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hello"}, 5]}, "finishReason": "STOP"}]}
+
+
+def test_an_answer_of_an_unexpected_shape_is_a_502_or_an_in_stream_error(
+    pool_gateway: Gateway, simulator: Simulator
+) -> None:
+    simulator.script("*", {"raw": MALFORMED})
+    r = httpx.post(f"{pool_gateway.v1}/chat/completions", json=chat("gemini-shape-test", "x"), timeout=30)
+    assert r.status_code == 502 and "could not be converted" in r.json()["error"]["message"], r.text
+
+    simulator.script("*", {"raw": MALFORMED})
+    status, lines = stream_lines(f"{pool_gateway.v1}/chat/completions", chat("gemini-shape-test", "x", True))
+    assert status == 200 and lines[-1] == "data: [DONE]"  # ended by the gateway, not cut
+    assert "could not be converted" in orjson.loads(lines[-2][6:])["error"]["message"]
+
+    simulator.script("*", {"raw": MALFORMED})
+    body = {
+        "model": "gemini-shape-test",
+        "max_tokens": 20,
+        "stream": True,
+        "messages": [{"role": "user", "content": "x"}],
+    }
+    status, lines = stream_lines(f"{pool_gateway.base_url}/v1/messages", body)
+    assert status == 200
+    assert lines[-2] == "event: error" and orjson.loads(lines[-1][6:])["error"]["type"] == "api_error"
+
+
 def test_everything_cooling_answers_429_with_retry_after(pool_gateway: Gateway, simulator: Simulator) -> None:
     settle(pool_gateway)
     for key, delay in zip(KEYS.values(), ("45s", "30s", "80s", "50s"), strict=True):

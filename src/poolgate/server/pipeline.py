@@ -52,6 +52,16 @@ def mid_stream_error(failure: UpstreamFailure) -> GatewayError:
     return GatewayError(kind, message, status=failure.status)
 
 
+def unconvertible(ctx: RequestContext, exc: Exception) -> GatewayError:
+    """A 502 for an answer the converters could not read; the traceback goes to the log (call inside `except`)."""
+    log.exception("request %s: the upstream answer could not be converted", ctx.request_id)
+    return GatewayError(
+        ErrorKind.UPSTREAM_ERROR,
+        f"The upstream answer could not be converted ({type(exc).__name__}); the gateway log has request "
+        f"{ctx.request_id}.",
+    )
+
+
 def routing_headers(ctx: RequestContext, svc: Services) -> Headers:
     headers: Headers = []
     if ctx.mapped_model:
@@ -81,11 +91,16 @@ def make_call(
 
 async def answer_json(ctx: RequestContext, svc: Services, call: UpstreamCall, from_hub: FromHub) -> Response:
     answer = await svc.gateway.generate(call, ctx)
-    CallIdAssigner(ctx.request_id).apply(answer)
-    recorder = SignatureRecorder(ctx.session_key, svc.signatures)
-    recorder.feed(answer)
-    recorder.close()
-    body, usage = from_hub(answer)
+    try:
+        CallIdAssigner(ctx.request_id).apply(answer)
+        recorder = SignatureRecorder(ctx.session_key, svc.signatures)
+        recorder.feed(answer)
+        recorder.close()
+        body, usage = from_hub(answer)
+    except GatewayError:
+        raise
+    except Exception as exc:  # a Google answer of a shape nobody expected: a 502, not a 500
+        raise unconvertible(ctx, exc) from None
     ctx.usage = usage
     raw = orjson.dumps(body)
     ctx.response_body = raw
@@ -164,6 +179,10 @@ async def relay(
         ctx.error = err.message
         log.warning("request %s failed after the stream was committed: %s", ctx.request_id, err.message)
         tail = encoder.fail(err)
+    except Exception as exc:  # a chunk the encoder could not read: end with the protocol's error, not a cut
+        unreadable = unconvertible(ctx, exc)
+        ctx.error = unreadable.message
+        tail = encoder.fail(unreadable)
     finally:
         ctx.usage = encoder.usage
         if isinstance(source, asyncio.Future) and not source.done():
