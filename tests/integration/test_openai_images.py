@@ -140,7 +140,51 @@ def test_missing_prompt_and_a_json_edit_body(gw: Gateway) -> None:
     r = httpx.post(f"{gw.v1}/images/generations", json={"model": "gpt-image-1"}, timeout=30)
     assert r.status_code == 400 and r.json()["error"]["param"] == "prompt"
     r = httpx.post(f"{gw.v1}/images/edits", json={"prompt": "x"}, timeout=30)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "images"
+    r = httpx.post(f"{gw.v1}/images/edits", content=b"prompt=x", headers={"content-type": "text/plain"}, timeout=30)
     assert r.status_code == 400 and "multipart/form-data" in r.json()["error"]["message"]
+
+
+def data_url(raw: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(raw).decode()
+
+
+def test_json_edit_sends_the_referenced_images_and_mask(gw: Gateway, simulator_process: Simulator) -> None:
+    # The JSON form of an edit (images: [{image_url}]) that clients built from OpenAI's reference send.
+    simulator_process.reset()
+    other = SOURCE_PNG[:-12] + b"\x00" + SOURCE_PNG[-11:]
+    body = {
+        "model": "gpt-image-1",
+        "prompt": "Put both in one picture",
+        "images": [{"image_url": data_url(SOURCE_PNG)}, {"image_url": data_url(other)}],
+        "mask": {"image_url": data_url(SOURCE_PNG)},
+        "size": "1024x1536",
+    }
+    r = httpx.post(f"{gw.v1}/images/edits", json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    assert png_size(r.json()["data"][0]["b64_json"]) == (832, 1248)  # Gemini's 2:3 picture
+    parts = upstream(simulator_process)[0]["body"]["contents"][0]["parts"]
+    assert [base64.b64decode(p["inlineData"]["data"]) for p in parts[:3]] == [SOURCE_PNG, other, SOURCE_PNG]
+    assert parts[3]["text"].startswith("Put both in one picture\n\n") and "mask" in parts[3]["text"]
+
+
+@pytest.mark.parametrize(
+    ("image", "param", "says"),
+    [
+        ({"file_id": "file-abc"}, "images[0].file_id", "no Files API"),
+        (
+            {"image_url": "data:image/png;base64," + base64.b64encode(b"just text").decode()},
+            "images[0].image_url",
+            "PNG",
+        ),
+        ({"image_url": "http://127.0.0.1:9/cat.png"}, "images[0].image_url", "Could not fetch"),
+        ({"image_url": "file:///etc/passwd"}, "images[0].image_url", "http(s) URL"),
+    ],
+)
+def test_json_edit_names_an_image_it_cannot_use(gw: Gateway, image: dict[str, str], param: str, says: str) -> None:
+    r = httpx.post(f"{gw.v1}/images/edits", json={"prompt": "x", "images": [image]}, timeout=30)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == param and says in r.json()["error"]["message"]
 
 
 def test_a_refusal_and_a_safety_block_reach_the_client(client: openai.OpenAI, simulator_process: Simulator) -> None:

@@ -18,6 +18,7 @@ from poolgate.hub.events import Usage, prompt_tokens_of, usage_from
 from poolgate.hub.types import JSON, GenerateContentRequest, Part
 from poolgate.protocols import fields
 from poolgate.protocols.multipart import FormFile
+from poolgate.protocols.openai_chat.content import data_url
 
 DEFAULT_MODEL: Final = "gpt-image-1"
 MAX_IMAGES: Final = 10
@@ -71,13 +72,63 @@ _SIGNATURES: Final = (
 
 def source_image(upload: FormFile) -> SourceImage:
     """An uploaded file as an image typed from its own bytes, or a 400 naming its field."""
-    data = upload.data
+    return typed_image(upload.data, upload.name, f"'{upload.name}' ({upload.filename})")
+
+
+def typed_image(data: bytes, field_name: str, label: str = "") -> SourceImage:
+    """Image bytes typed from themselves (a declared type is often application/octet-stream), or a 400."""
     for magic, mime in _SIGNATURES:
         if data.startswith(magic):
             return SourceImage(mime, data)
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return SourceImage("image/webp", data)
-    raise invalid(f"'{upload.name}' ({upload.filename}) is not a PNG, JPEG, WebP or GIF image.", upload.name)
+    raise invalid(f"{label or repr(field_name)} is not a PNG, JPEG, WebP or GIF image.", field_name)
+
+
+@dataclass(slots=True)
+class ImageRef:
+    """One image of a JSON edit: its bytes from a data URL, or an http(s) URL the handler downloads."""
+
+    field: str
+    image: SourceImage | None = None
+    url: str = ""
+
+
+MAX_EDIT_IMAGES: Final = 16
+
+
+def parse_edit_json(body: dict[str, Any]) -> tuple[ImageRequest, list[ImageRef], ImageRef | None]:
+    """The JSON form of `/v1/images/edits`: `images: [{image_url}]` and an optional `mask: {image_url}`."""
+    refs = fields.opt_list(body, "images")
+    if not refs:
+        raise invalid(
+            "'images' is required: an array of one to 16 objects with 'image_url' (a data: URL or an http(s) URL).",
+            "images",
+        )
+    if len(refs) > MAX_EDIT_IMAGES:
+        raise invalid(f"'images' takes at most {MAX_EDIT_IMAGES} images.", "images")
+    images = [image_ref(item, f"images[{i}]") for i, item in enumerate(refs)]
+    mask = image_ref(body["mask"], "mask") if body.get("mask") is not None else None
+    return _parse(body, edit=True), images, mask
+
+
+def image_ref(item: object, where: str) -> ImageRef:
+    if not isinstance(item, dict):
+        raise invalid(f"'{where}' must be an object with 'image_url'.", where)
+    if item.get("image_url") is None and item.get("file_id") is not None:
+        raise invalid(
+            f"'{where}.file_id': this gateway has no Files API; send the image as 'image_url' "
+            "(a data: URL or an http(s) URL).",
+            f"{where}.file_id",
+        )
+    at = f"{where}.image_url"
+    url = fields.req_str(item, "image_url", at)
+    if url.startswith("data:"):
+        _, payload = data_url(url, at)
+        return ImageRef(at, image=typed_image(base64.b64decode(payload), at))
+    if url.lower().startswith(("http://", "https://")):
+        return ImageRef(at, url=url)
+    raise invalid(f"'{at}' must be a data: URL or an http(s) URL.", at)
 
 
 def parse_generation(body: dict[str, Any]) -> ImageRequest:

@@ -1,4 +1,4 @@
-"""OpenAI Images routes: `/v1/images/generations` (JSON) and `/v1/images/edits` (file upload)."""
+"""OpenAI Images routes: `/v1/images/generations` (JSON) and `/v1/images/edits` (file upload or JSON)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 
-from poolgate.errors import GatewayError
+from poolgate.errors import GatewayError, invalid
 from poolgate.gateway import RequestContext
 from poolgate.hub.types import JSON
 from poolgate.protocols import openai_images as images
@@ -17,6 +17,7 @@ from poolgate.server import pipeline
 from poolgate.server.asgi import Request, Response, StreamResponse
 from poolgate.server.handlers.openai import read_body, read_form
 from poolgate.services import Services
+from poolgate.upstream import media
 from poolgate.upstream.base import UpstreamCall
 
 log = logging.getLogger("poolgate.images")
@@ -28,6 +29,8 @@ async def generations(req: Request, ctx: RequestContext, svc: Services) -> Respo
 
 
 async def edits(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
+    if req.headers.get("content-type", "").lower().startswith("application/json"):
+        return await _json_edit(req, ctx, svc)
     form = await read_form(req, svc)
     sources = [images.source_image(f) for f in form.files_named("image", "image[]")]
     masks = form.files_named("mask")
@@ -37,6 +40,33 @@ async def edits(req: Request, ctx: RequestContext, svc: Services) -> Response | 
     summary["files"] = [f"{f.name}: {f.filename} ({f.content_type}, {len(f.data)} bytes)" for f in form.files]
     ctx.request_body = orjson.dumps(summary)
     return await _draw(req, ctx, svc, request, edit=True)
+
+
+async def _json_edit(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
+    body = await read_body(req, ctx, svc)
+    request, refs, mask = images.parse_edit_json(body)
+    policy = media.FetchPolicy.from_config(svc.config.upstream)
+    loaded = await pipeline.all_or_nothing([_load(ref, policy) for ref in [*refs, *([mask] if mask else [])]])
+    request.images = loaded[: len(refs)]
+    request.mask = loaded[-1] if mask else None
+    # As for uploads, the log keeps a line per image instead of its bytes.
+    summary: JSON = {k: v for k, v in body.items() if k not in ("images", "mask")}
+    summary["files"] = [
+        f"{r.field}: {r.url or 'data URL'} ({i.mime_type}, {len(i.data)} bytes)"
+        for r, i in zip([*refs, *([mask] if mask else [])], loaded, strict=True)
+    ]
+    ctx.request_body = orjson.dumps(summary)
+    return await _draw(req, ctx, svc, request, edit=True)
+
+
+async def _load(ref: images.ImageRef, policy: media.FetchPolicy) -> images.SourceImage:
+    if ref.image is not None:
+        return ref.image
+    try:
+        data, _ = await media.fetch(ref.url, policy, "image/*")
+    except media.MediaRefused as err:
+        raise invalid(f"Could not fetch the media URL in '{ref.field}': {err}.", ref.field) from None
+    return images.typed_image(data, ref.field)
 
 
 async def _draw(
