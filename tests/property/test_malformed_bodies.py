@@ -130,6 +130,11 @@ GEMINI: dict[str, Any] = {
 BATCH_EMBED: dict[str, Any] = {"requests": [{"content": {"parts": [{"text": "hi"}]}, "outputDimensionality": 8}]}
 EMBEDDINGS: dict[str, Any] = {"model": "text-embedding-3-small", "input": ["a", "b"], "dimensions": 8}
 IMAGES: dict[str, Any] = {"model": "gpt-image-1", "prompt": "a cat", "n": 2, "size": "1024x1536", "quality": "high"}
+IMAGE_EDIT: dict[str, Any] = {
+    "prompt": "add a hat",
+    "images": [{"image_url": "data:image/png;base64," + PNG}, {"image_url": "https://example.com/cat.png"}],
+    "mask": {"image_url": "data:image/png;base64," + PNG},
+}
 SPEECH: dict[str, Any] = {"model": "tts-1", "input": "hello", "voice": "alloy", "speed": 1.25, "instructions": "calm"}
 
 
@@ -151,6 +156,7 @@ CONVERTERS: dict[str, tuple[dict[str, Any], Callable[[dict[str, Any]], object]]]
         IMAGES,
         lambda body: openai_images.to_hub(openai_images.parse_generation(body), "gemini-2.5-flash-image"),
     ),
+    "image-edit": (IMAGE_EDIT, lambda body: openai_images.parse_edit_json(body)),
     "speech": (SPEECH, lambda body: openai_speech.to_hub(openai_speech.parse(body))),
 }
 
