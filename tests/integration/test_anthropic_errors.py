@@ -60,6 +60,14 @@ def test_client_errors_have_anthropic_types(gw: Gateway, simulator: Simulator) -
     assert simulator.calls(KEY) == []
 
 
+def test_a_count_that_is_no_json_object_falls_back_to_the_estimate(gw: Gateway, simulator: Simulator) -> None:
+    # countTokens read its answer unchecked: a JSON array (or a proxy's HTML) upstream became a 500.
+    simulator.script(KEY, *[{"raw": ["not", "an", "object"]}] * 3)
+    client = anthropic.Anthropic(api_key=CLIENT_KEY, base_url=gw.base_url, max_retries=0)
+    raw = client.messages.with_raw_response.count_tokens(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    assert raw.headers["x-poolgate-token-count"] == "estimate" and raw.parse().input_tokens > 0
+
+
 def test_sdk_sees_auth_and_upstream_errors(gw: Gateway, simulator: Simulator) -> None:
     messages: Any = [{"role": "user", "content": "hi"}]
     wrong = anthropic.Anthropic(api_key="wrong", base_url=gw.base_url, max_retries=0)

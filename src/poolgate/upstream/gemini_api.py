@@ -78,12 +78,8 @@ class GeminiApiTransport:
             resp.close()
 
     async def count_tokens(self, account: Account, model: str, body: JSON) -> JSON:
-        resp = await self._post(self._url(account, model, "countTokens"), account, body)
-        try:
-            data: JSON = orjson.loads(await resp.read())
-        finally:
-            resp.release()
-        return data
+        resp = await self._post(self._url(account, model, "countTokens"), account, body, self.bounded_timeout)
+        return await read_json_object(resp)
 
     async def embed(self, account: Account, model: str, body: JSON) -> JSON:
         """`batchEmbedContents`: up to 100 texts in one call."""
@@ -98,8 +94,8 @@ class GeminiApiTransport:
             ) as resp:
                 if resp.status >= 400:
                     raise await failure_from_response(resp)
-                data = orjson.loads(await resp.read())
+                data = await read_json_object(resp)
         except NETWORK_ERRORS as exc:
             raise network_failure(exc) from exc
-        models = data.get("models") if isinstance(data, dict) else None
+        models = data.get("models")
         return [m for m in models if isinstance(m, dict)] if isinstance(models, list) else []

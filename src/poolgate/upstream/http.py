@@ -36,7 +36,10 @@ def bounded_call_timeout(config: UpstreamConfig) -> aiohttp.ClientTimeout:
 
 
 async def failure_from_response(resp: aiohttp.ClientResponse) -> UpstreamFailure:
-    raw = await resp.read()
+    try:
+        raw = await resp.read()
+    except NETWORK_ERRORS:
+        raw = b""  # the status alone still says what happened
     body: Any = None
     try:
         body = orjson.loads(raw) if raw else None
