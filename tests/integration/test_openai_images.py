@@ -240,3 +240,12 @@ def test_edit_with_several_images_sends_them_all_in_order(client: openai.OpenAI,
     assert [p.get("inlineData", {}).get("mimeType") for p in parts] == ["image/png", "image/jpeg", None]
     assert base64.b64decode(parts[1]["inlineData"]["data"]) == jpeg
     assert parts[2] == {"text": "Put them side by side"}
+
+
+def test_an_answer_of_an_unexpected_shape_is_a_502(client: openai.OpenAI, simulator_process: Simulator) -> None:
+    picture = {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(SOURCE_PNG).decode()}}
+    raw = {"candidates": [{"content": {"parts": [picture]}}], "usageMetadata": {"promptTokenCount": {"n": 1}}}
+    simulator_process.script(KEY, {"raw": raw}, {"raw": raw})
+    with pytest.raises(openai.APIStatusError) as err:
+        client.images.generate(model="gpt-image-1", prompt="A fox")
+    assert err.value.status_code == 502 and "could not be converted" in err.value.message

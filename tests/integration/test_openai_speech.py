@@ -6,6 +6,7 @@ answer, so the tests can check the container and the duration that reached the c
 
 from __future__ import annotations
 
+import base64
 import struct
 from typing import Any
 
@@ -88,3 +89,14 @@ def test_a_chat_model_cannot_speak(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         client.audio.speech.create(model="gemini-2.5-flash", voice="alloy", input="Hi", response_format="wav")
     assert "response modalities" in err.value.message
+
+
+def test_an_answer_of_an_unexpected_shape_is_a_502(client: openai.OpenAI, simulator_process: Simulator) -> None:
+    # Usage counts that are no numbers: the handler's own reading of the answer used to end in a 500.
+    pcm = base64.b64encode(b"\x00\x00" * 240).decode()
+    part = {"inlineData": {"mimeType": "audio/L16;codec=pcm;rate=24000", "data": pcm}}
+    raw = {"candidates": [{"content": {"parts": [part]}}], "usageMetadata": {"promptTokenCount": {"n": 1}}}
+    simulator_process.script(KEY, {"raw": raw})
+    with pytest.raises(openai.APIStatusError) as err:
+        client.audio.speech.create(model="tts-1", voice="alloy", input="Hello")
+    assert err.value.status_code == 502 and "could not be converted" in err.value.message

@@ -20,11 +20,12 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response:
     answers = await pipeline.all_or_nothing(
         [svc.gateway.embed(pipeline.upstream_call(ctx, svc, model, body), ctx) for body in bodies]
     )
-    vectors = [
-        v
-        for body, answer in zip(bodies, answers, strict=True)
-        for v in embeddings.vectors_of(answer, len(body["requests"]))
-    ]
+    with pipeline.reading(ctx):
+        vectors = [
+            v
+            for body, answer in zip(bodies, answers, strict=True)
+            for v in embeddings.vectors_of(answer, len(body["requests"]))
+        ]
     tokens = embeddings.estimate_tokens(request.texts)
     ctx.usage = Usage(prompt_tokens=tokens, total_tokens=tokens)
     raw = orjson.dumps(embeddings.response_json(request, vectors, tokens))

@@ -37,7 +37,9 @@ async def model_action(req: Request, ctx: RequestContext, svc: Services) -> Resp
     if action.method in (embed.EMBED, embed.BATCH_EMBED):
         model = pipeline.route_model(ctx, svc, action.model)
         call = pipeline.upstream_call(ctx, svc, model, embed.batch_body(body, action.method, model))
-        raw = json_response(embed.answer_for(await svc.gateway.embed(call, ctx), action.method)).body
+        answer = await svc.gateway.embed(call, ctx)
+        with pipeline.reading(ctx):
+            raw = json_response(embed.answer_for(answer, action.method)).body
         ctx.response_body = raw[:2000]
         return Response(200, raw, pipeline.routing_headers(ctx, svc))
     gemini_request.validate(body)

@@ -97,16 +97,18 @@ async def _picture(
     (a safety block is not: the same prompt would be blocked again)."""
     usage = images.ImageUsage()
     answer = await svc.gateway.generate(call, ctx)
-    usage.add(answer)
     try:
-        return images.picture_of(answer, model), usage
+        with pipeline.reading(ctx):
+            usage.add(answer)
+            return images.picture_of(answer, model), usage
     except GatewayError as err:
         if err.code == images.POLICY_CODE:
             raise
         log.info("request %s: %s; asking once more", ctx.request_id, err.message)
     answer = await svc.gateway.generate(call, ctx)
-    usage.add(answer)
-    return images.picture_of(answer, model), usage
+    with pipeline.reading(ctx):
+        usage.add(answer)
+        return images.picture_of(answer, model), usage
 
 
 async def _stream(events: list[JSON]) -> AsyncIterator[bytes]:

@@ -16,9 +16,10 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response:
     pipeline.route_model(ctx, svc, request.model)
     call = pipeline.make_call(ctx, svc, req, speech.to_hub(request), False, "")
     answer = await svc.gateway.generate(call, ctx)
-    pcm, rate = speech.pcm_of(answer)
-    meta = answer.get("usageMetadata")
-    ctx.usage = usage_from(meta) if isinstance(meta, dict) else None
+    with pipeline.reading(ctx):
+        pcm, rate = speech.pcm_of(answer)
+        meta = answer.get("usageMetadata")
+        ctx.usage = usage_from(meta) if isinstance(meta, dict) else None
     audio = speech.encoded(request, pcm, rate)
     # The log keeps a line for the audio, not the audio.
     ctx.response_body = f"{request.response_format} audio, {len(audio)} bytes, {len(pcm) / (2 * rate):.2f} s".encode()
