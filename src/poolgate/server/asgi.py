@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from poolgate.errors import ErrorKind, GatewayError
+from poolgate.server import content_coding
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -62,8 +63,16 @@ class Request:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        self._body = b"".join(chunks)
-        return self._body
+        body = b"".join(chunks)
+        encoding = self.headers.get("content-encoding")
+        if encoding:
+            applied = content_coding.codings(encoding)
+            if applied and len(body) > content_coding.THREAD_ABOVE:
+                body = await asyncio.to_thread(content_coding.decode, body, applied, limit)
+            elif applied:
+                body = content_coding.decode(body, applied, limit)
+        self._body = body
+        return body
 
 
 Headers = list[tuple[bytes, bytes]]
