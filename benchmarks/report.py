@@ -461,7 +461,11 @@ every seed landed both near 1.2× and near 2×), sharing cores with the load (th
 one core, the stub and load generator to the other: median 1.67× against 1.76× unpinned over four
 pairs, no narrower), and the code of that day's features (six fresh pairs of the build before them
 and after: 1.61× against 1.59×, c=16 0.56 against 0.57, CPU per request 1.87× against 1.83× the
-floor's). A pause of 0.5 ms between sequential requests moves the ratio to ~1.4× (median of four)
+floor's). Two more were ruled out later that day: address-space layout (ten fresh epochs with ASLR off
+through `setarch -R` against ten with it on: poolgate's added median ranged 311–563 µs against 344–580,
+the floor's 195–318 against 241–374, no narrower), and preemption (involuntary context switches per
+request ranged from 0.003 to 0.87 from one start of a process to the next, for the floor as much as for
+poolgate, and did not follow the latency). A pause of 0.5 ms between sequential requests moves the ratio to ~1.4× (median of four)
 because the floor's latency rises more than poolgate's when every request starts cold; the
 benchmark keeps measuring back-to-back requests. Where the gap to the floor lives (2026-11-26, two
 runs of 6 × 1,500 interleaved sequential chats each): at the 5th percentile poolgate's latency is only

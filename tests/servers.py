@@ -127,13 +127,12 @@ class Redis:
         return f"redis://127.0.0.1:{self.port}/0"
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[Redis]:
+def start_redis(port: int) -> subprocess.Popen[bytes]:
+    """A throwaway redis-server on 127.0.0.1:port, listening when this returns."""
     binary = shutil.which("redis-server")
     if binary is None:
         _missing("redis-server")
         raise AssertionError  # unreachable
-    port = _free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"],
         stdout=subprocess.DEVNULL,
@@ -141,11 +140,30 @@ def redis_server() -> Iterator[Redis]:
     )
     try:
         _wait_port(port, proc, "redis-server")
+    except BaseException:
+        stop_process(proc)
+        raise
+    return proc
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Redis]:
+    port = _free_port()
+    proc = start_redis(port)
+    try:
         yield Redis(port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
+
+
+def free_port() -> int:
+    return _free_port()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import Gateway, Simulator
-from tests.servers import Postgres, Redis
+from tests.servers import Postgres, Redis, free_port, start_redis, stop_process
 
 CHAT = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
 KEY_A, KEY_B = "key-a-0000000000", "key-b-0000000000"
@@ -91,3 +91,31 @@ def test_wrong_admin_passwords_count_across_instances(make_gateway: Any, redis_s
         assert locked.status_code == 429 and locked.json()["error"]["code"] == "too_many_failed_sign_ins"
         assert 1 <= int(locked.headers["retry-after"]) <= 300
     assert get(second, "right-horse-battery", address="198.51.100.51").status_code == 200
+
+
+def test_while_redis_is_down_requests_get_a_503_and_resume_after(make_gateway: Any, tmp_path: Path) -> None:
+    # Without the shared cooldowns an instance could send traffic to an account another saw throttled,
+    # so requests are refused in the client's protocol (not a 500 and a traceback each) until Redis is back.
+    port = free_port()
+    redis = start_redis(port)
+    try:
+        gw: Gateway = make_gateway(env={"POOLGATE_STORE__REDIS_URL": f"redis://127.0.0.1:{port}/0"})
+        gw.add_key(KEY_A, "a")
+        gw.start()
+        assert chat(gw).status_code == 200
+        stop_process(redis)
+        down = chat(gw)
+        assert down.status_code == 503 and down.headers["retry-after"] == "5"
+        assert down.json()["error"]["code"] == "state_unavailable" and "Redis" in down.json()["error"]["message"]
+        anthropic_down = httpx.post(
+            f"{gw.base_url}/v1/messages",
+            json={"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]},
+            headers={"anthropic-version": "2023-06-01"},
+            timeout=30,
+        )
+        assert anthropic_down.status_code == 503 and anthropic_down.json()["error"]["type"] == "overloaded_error"
+        redis = start_redis(port)
+        assert chat(gw).status_code == 200
+        assert "Traceback" not in gw.output() and "Redis cannot be reached" in gw.output()
+    finally:
+        stop_process(redis)

@@ -13,16 +13,30 @@ on read, so a gateway with another clock (tests) still sees the right answer.
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 import time
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
+from poolgate.errors import ErrorKind, GatewayError
 from poolgate.pool.state import FAILURE_MEMORY_SECONDS
 from poolgate.store.models import Cooldown
+
+P = ParamSpec("P")
+T = TypeVar("T")
+# How soon a client is told to try again while Redis is away: reconnecting is redis-py's own, per call.
+RETRY_AFTER_SECONDS = 5.0
+# One log line per this many seconds of outage, not one per refused request.
+WARN_EVERY_SECONDS = 10.0
+_last_warning = -WARN_EVERY_SECONDS
+
+log = logging.getLogger("poolgate.state")
 
 DEFAULT_PREFIX = "poolgate:"
 # Bindings outlive their `until` a little in Redis: reads decide by `until`, the TTL only collects garbage.
@@ -44,8 +58,41 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def unreachable(exc: RedisError) -> GatewayError:
+    """A 503 in the client's protocol instead of a 500 and a traceback on every request while Redis is down.
+
+    Requests are refused rather than served from this process's memory alone: instances that shared
+    cooldowns would otherwise each send traffic to accounts another has seen rate-limited.
+    """
+    global _last_warning
+    reason = str(exc).rstrip(".") or type(exc).__name__
+    if time.monotonic() - _last_warning > WARN_EVERY_SECONDS:
+        _last_warning = time.monotonic()
+        log.warning("Redis cannot be reached (%s); requests get a 503 until it is back", reason)
+    return GatewayError(
+        ErrorKind.NO_ACCOUNT,
+        f"The gateway's shared state (Redis) cannot be reached: {reason}. Requests resume when it is back.",
+        retry_after=RETRY_AFTER_SECONDS,
+        code="state_unavailable",
+    )
+
+
+def _guarded(
+    method: Callable[Concatenate[RedisState, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[RedisState, P], Coroutine[Any, Any, T]]:
+    async def call(self: RedisState, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(self, *args, **kwargs)
+        except RedisError as exc:
+            raise unreachable(exc) from None
+
+    call.__name__ = method.__name__
+    call.__doc__ = method.__doc__
+    return call
+
+
 class RedisState:
-    """SharedState over redis-py's asyncio client; every method is one round trip."""
+    """SharedState over redis-py's asyncio client; every method is one round trip (a 503 when Redis is down)."""
 
     def __init__(self, client: aioredis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
         self.client = client
@@ -63,6 +110,7 @@ class RedisState:
         await self.client.ping()
 
     # -- cooldowns
+    @_guarded
     async def cooldowns(self, now: float) -> dict[str, Cooldown]:
         raw = await self.client.hgetall(self._cooldowns_key)
         current: dict[str, Cooldown] = {}
@@ -78,9 +126,11 @@ class RedisState:
             await self.client.hdel(self._cooldowns_key, *expired)
         return current
 
+    @_guarded
     async def set_cooldown(self, cooldown: Cooldown) -> None:
         await self.client.hset(self._cooldowns_key, cooldown.key, _encode(cooldown))
 
+    @_guarded
     async def clear_cooldowns(self, keys: list[str]) -> list[str]:
         if not keys:
             return []
@@ -94,10 +144,12 @@ class RedisState:
     def _fail_key(self, key: str) -> str:
         return f"{self.prefix}fail:{key}"
 
+    @_guarded
     async def failure_count(self, key: str, now: float) -> int:
         value = await self.client.get(self._fail_key(key))
         return int(value) if value is not None else 0
 
+    @_guarded
     async def add_failure(self, key: str, now: float) -> int:
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.incr(self._fail_key(key))
@@ -105,6 +157,7 @@ class RedisState:
             count, _ = await pipe.execute()
         return int(count)
 
+    @_guarded
     async def reset_failures(self, *keys: str) -> None:
         if keys:
             await self.client.unlink(*(self._fail_key(key) for key in keys))
@@ -113,6 +166,7 @@ class RedisState:
     def _bind_key(self, session: str) -> str:
         return f"{self.prefix}bind:{session}"
 
+    @_guarded
     async def binding(self, session: str, now: float) -> str | None:
         raw = await self.client.get(self._bind_key(session))
         if raw is None:
@@ -120,10 +174,12 @@ class RedisState:
         until, _, account_id = _text(raw).partition("|")
         return account_id if float(until) > now else None
 
+    @_guarded
     async def bind(self, session: str, account_id: str, until: float) -> None:
         ttl = max(1, math.ceil(until - time.time())) + BINDING_GRACE_SECONDS
         await self.client.set(self._bind_key(session), f"{until!r}|{account_id}", ex=ttl)
 
+    @_guarded
     async def unbind(self, session: str) -> None:
         await self.client.unlink(self._bind_key(session))
 
@@ -131,10 +187,12 @@ class RedisState:
     def _sign_in_key(self, address: str) -> str:
         return f"{self.prefix}signin:{address}"
 
+    @_guarded
     async def sign_in_failures(self, address: str, now: float, window: float) -> list[float]:
         raw = await self.client.zrangebyscore(self._sign_in_key(address), f"({now - window!r}", "+inf", withscores=True)
         return [float(pair[1]) for pair in raw]
 
+    @_guarded
     async def add_sign_in_failure(self, address: str, now: float, window: float, keep: int) -> None:
         key = self._sign_in_key(address)
         async with self.client.pipeline(transaction=True) as pipe:
@@ -145,5 +203,6 @@ class RedisState:
             pipe.expire(key, max(1, math.ceil(window)))
             await pipe.execute()
 
+    @_guarded
     async def clear_sign_in_failures(self, address: str) -> None:
         await self.client.unlink(self._sign_in_key(address))
