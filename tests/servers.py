@@ -71,51 +71,93 @@ def _pg_bin() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[Postgres]:
-    bindir = _pg_bin()
-    if bindir is None:
-        _missing("PostgreSQL (initdb)")
-        raise AssertionError  # unreachable: _missing skips or fails
-    root = Path(tempfile.mkdtemp(prefix="poolgate-pg-"))
-    data, sock = root / "data", root / "sock"
-    data.mkdir()
-    sock.mkdir()
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        # postgres will not run as root: hand the directories to the postgres system user.
-        os.chmod(root, 0o755)
-        shutil.chown(data, "postgres", "postgres")
-        shutil.chown(sock, "postgres", "postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    log = root / "server.log"
-    if os.geteuid() == 0:
+@dataclass
+class PgCluster:
+    """A throwaway PostgreSQL cluster (initdb'd in a temporary directory) that can be stopped and started again."""
+
+    bindir: Path
+    root: Path
+    port: int
+    prefix: list[str]
+
+    @classmethod
+    def create(cls) -> PgCluster:
+        bindir = _pg_bin()
+        if bindir is None:
+            _missing("PostgreSQL (initdb)")
+            raise AssertionError  # unreachable: _missing skips or fails
+        root = Path(tempfile.mkdtemp(prefix="poolgate-pg-"))
+        data, sock = root / "data", root / "sock"
+        data.mkdir()
+        sock.mkdir()
+        prefix: list[str] = []
+        log = root / "server.log"
         log.touch()
-        shutil.chown(log, "postgres", "postgres")
-    subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "poolgate", "--auth=trust", "-E", "UTF8"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-    subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options, "start"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    try:
-        _wait_port(port, None, "postgres")
-        yield Postgres(port, f"postgresql://poolgate@127.0.0.1:{port}/postgres")
-    finally:
+        if os.geteuid() == 0:
+            # postgres will not run as root: hand the directories to the postgres system user.
+            os.chmod(root, 0o755)
+            for path in (data, sock, log):
+                shutil.chown(path, "postgres", "postgres")
+            prefix = ["runuser", "-u", "postgres", "--"]
+        cluster = cls(bindir, root, _free_port(), prefix)
         subprocess.run(
-            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "poolgate", "--auth=trust", "-E", "UTF8"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        cluster.start()
+        return cluster
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.root / 'sock'} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        )
+        data, log = self.root / "data", self.root / "server.log"
+        subprocess.run(
+            [
+                *self.prefix,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        _wait_port(self.port, None, "postgres")
+
+    def stop(self, mode: str = "fast") -> None:
+        subprocess.run(
+            [*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", mode, "stop"],
             capture_output=True,
             timeout=60,
         )
-        shutil.rmtree(root, ignore_errors=True)
+
+    def remove(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    @property
+    def server(self) -> Postgres:
+        return Postgres(self.port, f"postgresql://poolgate@127.0.0.1:{self.port}/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    cluster = PgCluster.create()
+    try:
+        yield cluster.server
+    finally:
+        cluster.remove()
 
 
 @dataclass

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ log = logging.getLogger("poolgate")
 GENERATED_KEY_SETTING = "generated_api_key"
 WATCH_INTERVAL = 0.5
 LAST_USED_EVERY = 4  # ticks of WATCH_INTERVAL
+WATCH_WARN_EVERY = 60.0
 
 
 @dataclass(slots=True)
@@ -103,6 +105,7 @@ class Services:
 
     async def _watch(self) -> None:
         ticks = 0
+        failing_since = last_warning = 0.0
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
             ticks += 1
@@ -110,8 +113,22 @@ class Services:
                 await self.reload()
                 if ticks % LAST_USED_EVERY == 0:
                     await self._persist_last_used()
-            except Exception:  # a locked or briefly unavailable database must not kill the watcher
-                log.exception("reloading accounts failed")
+            except Exception as exc:  # a locked or unavailable database must not kill the watcher
+                # Requests go on with the accounts already loaded; say so once a minute, not twice a second.
+                now = time.monotonic()
+                if not failing_since or now - last_warning >= WATCH_WARN_EVERY:
+                    failing_since = failing_since or now
+                    last_warning = now
+                    log.warning(
+                        "the store cannot be read (%s: %s); serving with the accounts and settings already loaded",
+                        type(exc).__name__,
+                        str(exc).splitlines()[0][:300] if str(exc) else "",
+                        exc_info=log.isEnabledFor(logging.DEBUG),
+                    )
+            else:
+                if failing_since:
+                    log.info("the store can be read again after %.0f s", time.monotonic() - failing_since)
+                    failing_since = 0.0
 
     async def _persist_last_used(self) -> None:
         # Last use changes on every request; writing it in a slow batch keeps the store off the hot path.

@@ -4,14 +4,17 @@ throttled is not used by the other while it cools."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from tests.conftest import Gateway, Simulator
-from tests.servers import Postgres, Redis, free_port, start_redis, stop_process
+from tests.servers import PgCluster, Postgres, Redis, free_port, start_redis, stop_process
+from tests.support import poll
 
 CHAT = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
 KEY_A, KEY_B = "key-a-0000000000", "key-b-0000000000"
@@ -119,3 +122,31 @@ def test_while_redis_is_down_requests_get_a_503_and_resume_after(make_gateway: A
         assert "Traceback" not in gw.output() and "Redis cannot be reached" in gw.output()
     finally:
         stop_process(redis)
+
+
+def test_a_database_outage_loses_no_request_log_rows(make_gateway: Any) -> None:
+    # Requests go on from the accounts already loaded; their log rows wait and are written once the
+    # database is back, and the gateway's log says so in a line or two instead of a traceback per flush.
+    cluster = PgCluster.create()
+    try:
+        url = cluster.server.new_database()
+        gw: Gateway = make_gateway(env={"POOLGATE_STORE__DATABASE_URL": url})
+        gw.add_key(KEY_A, "a")
+        gw.start()
+        assert chat(gw).status_code == 200
+        cluster.stop()
+        assert [chat(gw).status_code for _ in range(6)] == [200] * 6
+        time.sleep(2)  # four flushes fail meanwhile
+        cluster.start()
+
+        def logged() -> bool:
+            with psycopg.connect(url) as conn:
+                row = conn.execute("SELECT count(*) FROM request_logs").fetchone()
+            return row is not None and row[0] == 7
+
+        poll(logged, "the rows of the outage to reach the database", 15)
+        output = gw.output()
+        assert "Traceback" not in output, output
+        assert output.count("request log cannot be written") == 1 and "request log written again" in output
+    finally:
+        cluster.remove()

@@ -197,3 +197,54 @@ async def test_disabled_monitor_writes_nothing(tmp_path: Path) -> None:
     await log.flush()
     assert store.count_logs() == 0
     store.close()
+
+
+class _Outage:
+    """A sink over the real store that refuses batches while `down` is set, as a database away would."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+        self.down = True
+
+    async def write(self, rows: list[list[Any]]) -> None:
+        if self.down:
+            raise ConnectionRefusedError("database away")
+        write_rows(self.store, rows)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_batches_refused_during_an_outage_are_written_in_order_afterwards(tmp_path: Path) -> None:
+    store = SqlStore.open(tmp_path)
+    sink = _Outage(store)
+    log = RequestLog(store, MonitorConfig(queue_size=100), sink=sink)
+    for i in range(3):
+        log.put(_ctx(i, ts=1000.0 + i))
+    with pytest.raises(ConnectionRefusedError):
+        await log.flush()
+    log.put(_ctx(3, ts=1003.0))
+    with pytest.raises(ConnectionRefusedError):
+        await log.flush()
+    assert log.queued == 4 and store.count_logs() == 0
+    sink.down = False
+    await log.flush()
+    assert log.queued == 0
+    assert [r["id"] for r in store.query_logs(limit=10)][::-1] == ["req-0000", "req-0001", "req-0002", "req-0003"]
+    store.close()
+
+
+async def test_an_outage_longer_than_the_hard_limit_sheds_new_rows_and_counts_them(tmp_path: Path) -> None:
+    store = SqlStore.open(tmp_path)
+    sink = _Outage(store)
+    log = RequestLog(store, MonitorConfig(queue_size=1), sink=sink)
+    for i in range(HARD_LIMIT_FACTOR + 3):
+        log.put(_ctx(i, ts=1000.0 + i))
+        with pytest.raises(ConnectionRefusedError):
+            await log.flush()
+    assert log.queued == HARD_LIMIT_FACTOR and log.dropped_rows == 3
+    sink.down = False
+    await log.flush()
+    ids = sorted(r["id"] for r in store.query_logs(limit=100))
+    assert ids == [f"req-{i:04d}" for i in range(HARD_LIMIT_FACTOR)]
+    store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 import time
@@ -28,6 +29,8 @@ SIZE_TARGET = 0.9
 DELETE_CHUNK = 2000
 # Past this many queued rows even body-less rows are shed (and counted): a stalled database must not eat memory.
 HARD_LIMIT_FACTOR = 10
+# While the store refuses writes (a database outage), one log line per this many seconds, not one per flush.
+WARN_EVERY_SECONDS = 60.0
 
 _BODY_COLUMNS = ("request_body", "response_body")
 
@@ -53,6 +56,10 @@ class RequestLog:
         self.dropped_rows = 0
         self.written = 0
         self.failed_batches = 0
+        # Rows of batches the store refused, oldest first: written before newer rows once it takes them again.
+        self._retry: deque[list[Any]] = deque()
+        self._failing_since = 0.0
+        self._last_warning = 0.0
         self._last_retention = 0.0
         self._last_size_check = 0.0
         self._warned_size = False
@@ -63,7 +70,7 @@ class RequestLog:
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._retry)
 
     def configure(self, config: MonitorConfig) -> None:
         """Apply new monitor settings live; a changed retention is enforced on the next flush."""
@@ -78,7 +85,7 @@ class RequestLog:
         if not self.config.enabled:
             return
         capture = self.config.capture_bodies
-        size = len(self._queue)
+        size = len(self._queue) + len(self._retry)  # rows refused by an away database count too
         if size >= self.config.queue_size:
             if size >= max(self.config.queue_size, 1) * HARD_LIMIT_FACTOR:
                 self.dropped_rows += 1
@@ -117,6 +124,8 @@ class RequestLog:
                 await self._task
         with contextlib.suppress(Exception):
             await self.flush()
+        if self.queued:
+            log.warning("%d request-log rows could not be written before the gateway stopped", self.queued)
         with contextlib.suppress(Exception):
             await self.sink.close()
 
@@ -137,9 +146,29 @@ class RequestLog:
             if now - self._last_size_check > SIZE_INTERVAL:
                 self._last_size_check = now
                 await self.enforce_size()
-        except Exception:  # the writer must outlive a bad batch or a locked database
+        except Exception as exc:  # the writer must outlive a bad batch or a database that is away
             self.failed_batches += 1
-            log.exception("request log flush failed")
+            self._failing(exc)
+        else:
+            if self._failing_since:
+                log.info("request log written again after %.0f s", time.monotonic() - self._failing_since)
+                self._failing_since = 0.0
+
+    def _failing(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if not self._failing_since:
+            self._failing_since = now
+        elif now - self._last_warning < WARN_EVERY_SECONDS:
+            return
+        self._last_warning = now
+        log.warning(
+            "request log cannot be written (%s: %s); %d rows wait and are retried every %.1f s",
+            type(exc).__name__,
+            str(exc).splitlines()[0][:300] if str(exc) else "",
+            self.queued,
+            FLUSH_INTERVAL,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
 
     async def flush(self) -> None:
         """Write everything queued, in batches; each batch is one transaction."""
@@ -149,20 +178,39 @@ class RequestLog:
             await self._drain()
 
     async def _drain(self) -> None:
-        """Write the rows queued when the flush began.
+        """Write the rows queued when the flush began, after any the store refused before.
 
         Not "until the queue is empty": requests keep queueing while a batch is in the writer, so under
         steady load that loop never ended and wrote a batch of a row or two per round trip to the
         writer (a pipe write, a wake-up and a commit per request). Later rows wait for the next flush.
+        A batch the store refuses stays, in order, for the next flush: a database outage loses no
+        rows unless it outlasts the queue's hard limit (then put() sheds new ones, counted as dropped).
         """
+        while self._retry:
+            batch = list(itertools.islice(self._retry, BATCH_SIZE))
+            await self.sink.write(batch)
+            for _ in batch:
+                self._retry.popleft()
+            self.written += len(batch)
         cap = self.config.body_cap_kb * 1024
         left = len(self._queue)
         while left > 0 and self._queue:
             take = min(left, len(self._queue), BATCH_SIZE)
             left -= take
             batch = [log_values(*self._queue.popleft(), cap) for _ in range(take)]
-            await self.sink.write(batch)
+            try:
+                await self.sink.write(batch)
+            except Exception:
+                self._keep_for_retry(batch)
+                raise
             self.written += len(batch)
+
+    def _keep_for_retry(self, batch: list[list[Any]]) -> None:
+        self._retry.extend(batch)
+        excess = len(self._retry) - max(self.config.queue_size, 1) * HARD_LIMIT_FACTOR
+        for _ in range(max(0, excess)):
+            self._retry.popleft()
+            self.dropped_rows += 1
 
     async def enforce_size(self) -> int:
         """Past `max_log_mb`, delete the oldest rows until the log is a tenth under the cap.

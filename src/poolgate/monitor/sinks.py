@@ -56,8 +56,8 @@ class ProcessSink:
     """Runs `python -m poolgate.monitor.writer` on the same store and sends it each batch over a pipe.
 
     One batch is in flight at a time (RequestLog's flush lock); each is acknowledged after its
-    commit. A writer that dies is started again for the next batch; a batch it could not take is
-    written by a thread instead, so nothing is lost.
+    commit. A writer that dies is started again for the next batch, and the batch it could not take is
+    written by a thread instead; a batch the store itself refuses goes back to the request log.
     """
 
     def __init__(self, store: SqlStore, data_dir: Path, database_url: str = "") -> None:
@@ -97,7 +97,12 @@ class ProcessSink:
     async def write(self, rows: list[list[Any]]) -> None:
         try:
             await self._send(rows)
-        except (OSError, EOFError, asyncio.IncompleteReadError, WriterFailed, orjson.JSONDecodeError) as exc:
+        except WriterFailed:
+            # The writer is alive and the store refused the batch (a database away, a lock): a thread would
+            # be refused the same, and restarting the writer costs a process start per flush. The request
+            # log keeps the batch for its next flush.
+            raise
+        except (OSError, EOFError, asyncio.IncompleteReadError, orjson.JSONDecodeError) as exc:
             log.warning("request-log writer failed a batch of %d rows (%s); writing it here", len(rows), exc)
             await self._stop_process()
             await self.fallback.write(rows)

@@ -35,7 +35,27 @@ def _answer(stream: BinaryIO, answer: dict[str, object]) -> None:
     stream.flush()
 
 
-def serve(store: SqlStore, inp: BinaryIO, out: BinaryIO) -> None:
+class LazyStore:
+    """The store, opened at the first batch and again after a failed open: a writer started while the
+    database is away answers each batch with the reason instead of dying at start (the gateway would
+    start a new writer, and print its traceback, at every flush of the outage)."""
+
+    def __init__(self, data_dir: Path, database_url: str) -> None:
+        self.data_dir = data_dir
+        self.database_url = database_url
+        self.store: SqlStore | None = None
+
+    def get(self) -> SqlStore:
+        if self.store is None:
+            self.store = SqlStore.open(self.data_dir, self.database_url)
+        return self.store
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+
+def serve(stores: LazyStore, inp: BinaryIO, out: BinaryIO) -> None:
     while True:
         header = _read_exactly(inp, HEADER)
         if header is None:
@@ -44,8 +64,8 @@ def serve(store: SqlStore, inp: BinaryIO, out: BinaryIO) -> None:
         if payload is None:
             return
         try:
-            write_rows(store, orjson.loads(payload))
-        except Exception as exc:  # the gateway writes a refused batch itself; say why and go on
+            write_rows(stores.get(), orjson.loads(payload))
+        except Exception as exc:  # the gateway keeps a refused batch for its next flush; say why and go on
             _answer(out, {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:500]})
         else:
             _answer(out, {"ok": True})
@@ -56,12 +76,11 @@ def main() -> None:
     # closes our stdin once it has flushed, so the writer ends after the last batch, not in the middle.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    data_dir = Path(sys.argv[1])
-    store = SqlStore.open(data_dir, sys.argv[2] if len(sys.argv) > 2 else "")
+    stores = LazyStore(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "")
     try:
-        serve(store, sys.stdin.buffer, sys.stdout.buffer)
+        serve(stores, sys.stdin.buffer, sys.stdout.buffer)
     finally:
-        store.close()
+        stores.close()
 
 
 if __name__ == "__main__":
