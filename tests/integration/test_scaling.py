@@ -134,15 +134,21 @@ def test_a_database_outage_loses_no_request_log_rows(make_gateway: Any) -> None:
         gw.add_key(KEY_A, "a")
         gw.start()
         assert chat(gw).status_code == 200
+        first = httpx.post(f"{gw.v1}/responses", json={"model": "gemini-2.5-flash", "input": "hi"}, timeout=30)
+        assert first.status_code == 200
         cluster.stop()
         assert [chat(gw).status_code for _ in range(6)] == [200] * 6
+        # A stored conversation cannot be read back meanwhile: a 503 that says so, not a 500.
+        follow = {"model": "gemini-2.5-flash", "input": "and?", "previous_response_id": first.json()["id"]}
+        later = httpx.post(f"{gw.v1}/responses", json=follow, timeout=30)
+        assert later.status_code == 503 and later.json()["error"]["code"] == "store_unavailable"
         time.sleep(2)  # four flushes fail meanwhile
         cluster.start()
 
         def logged() -> bool:
             with psycopg.connect(url) as conn:
                 row = conn.execute("SELECT count(*) FROM request_logs").fetchone()
-            return row is not None and row[0] == 7
+            return row is not None and row[0] == 9
 
         poll(logged, "the rows of the outage to reach the database", 15)
         output = gw.output()
