@@ -130,7 +130,9 @@ def test_a_database_outage_loses_no_request_log_rows(make_gateway: Any) -> None:
     cluster = PgCluster.create()
     try:
         url = cluster.server.new_database()
-        gw: Gateway = make_gateway(env={"POOLGATE_STORE__DATABASE_URL": url})
+        gw: Gateway = make_gateway(
+            env={"POOLGATE_STORE__DATABASE_URL": url, "POOLGATE_PROXY__ADMIN_PASSWORD": "admin-outage"}
+        )
         gw.add_key(KEY_A, "a")
         gw.start()
         assert chat(gw).status_code == 200
@@ -142,6 +144,8 @@ def test_a_database_outage_loses_no_request_log_rows(make_gateway: Any) -> None:
         follow = {"model": "gemini-2.5-flash", "input": "and?", "previous_response_id": first.json()["id"]}
         later = httpx.post(f"{gw.v1}/responses", json=follow, timeout=30)
         assert later.status_code == 503 and later.json()["error"]["code"] == "store_unavailable"
+        admin = httpx.get(f"{gw.base_url}/api/accounts", headers={"authorization": "Bearer admin-outage"}, timeout=30)
+        assert admin.status_code == 503 and admin.json()["error"]["code"] == "store_unavailable"
         time.sleep(2)  # four flushes fail meanwhile
         cluster.start()
 

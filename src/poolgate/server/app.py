@@ -10,6 +10,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from sqlalchemy.exc import OperationalError
+
 from poolgate import __version__
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.gateway import RequestContext
@@ -278,6 +280,20 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                     svc.metrics.observe(ctx, time.perf_counter() - ctx.started)
                 return
             raise
+        except OperationalError as exc:
+            # The database is away or locked (admin changes, stored responses): say so, without a traceback.
+            log.warning("%s %s: the database cannot be reached: %s", req.method, req.path, str(exc).splitlines()[0])
+            response = _error_response(
+                GatewayError(
+                    ErrorKind.NO_ACCOUNT,
+                    "The gateway's database cannot be reached; try again shortly.",
+                    retry_after=5.0,
+                    code="store_unavailable",
+                ),
+                protocol,
+                ctx,
+                svc,
+            )
         except Exception:
             log.exception("unhandled error on %s %s", req.method, req.path)
             response = _error_response(
