@@ -36,21 +36,36 @@ def pcm_bytes(text: str) -> int:
     return int(len(text) * 0.01 * 24_000) * 2
 
 
-def test_speech_comes_back_as_wav_in_the_asked_voice(client: openai.OpenAI, simulator_process: Simulator) -> None:
-    raw = client.audio.speech.with_raw_response.create(model="tts-1", voice="alloy", input="Hello there")
+def test_speech_comes_back_as_mp3_by_default_in_the_asked_voice(
+    client: openai.OpenAI, simulator_process: Simulator
+) -> None:
+    text = "Hello there, this is a longer sentence for a couple of seconds of speech. " * 3
+    raw = client.audio.speech.with_raw_response.create(model="tts-1", voice="alloy", input=text)
     audio = raw.parse().read()
-    assert (
-        raw.headers["content-type"] == "audio/wav" and raw.headers["x-mapped-model"] == "gemini-2.5-flash-preview-tts"
+    assert raw.headers["content-type"] == "audio/mpeg"
+    assert raw.headers["x-mapped-model"] == "gemini-2.5-flash-preview-tts"
+    # An MPEG-2 Layer III frame header: 64 kbit/s (bitrate index 8) at Gemini's 24 kHz (rate index 1).
+    assert audio[0] == 0xFF and audio[1] & 0xFE == 0xF2
+    assert audio[2] >> 4 == 8 and (audio[2] >> 2) & 3 == 1
+    seconds = pcm_bytes(text) / 2 / 24_000
+    assert 0.9 * seconds * 8000 < len(audio) < seconds * 8000 + 20 * 192  # 8,000 bytes a second, + LAME's frames
+    call = upstream(simulator_process)
+    assert call["model"] == "gemini-2.5-flash-preview-tts"
+    assert call["body"]["contents"] == [{"role": "user", "parts": [{"text": text}]}]
+    voice = call["body"]["generationConfig"]["speechConfig"]["voiceConfig"]["prebuiltVoiceConfig"]
+    assert voice == {"voiceName": "Zephyr"}  # OpenAI's alloy
+
+
+def test_wav_on_request(client: openai.OpenAI) -> None:
+    raw = client.audio.speech.with_raw_response.create(
+        model="tts-1", voice="alloy", input="Hello there", response_format="wav"
     )
+    audio = raw.parse().read()
+    assert raw.headers["content-type"] == "audio/wav"
     assert audio[:4] == b"RIFF" and audio[8:12] == b"WAVE"
     channels, rate, bits = struct.unpack("<H", audio[22:24])[0], struct.unpack("<I", audio[24:28])[0], audio[34]
     assert (channels, rate, bits) == (1, 24_000, 16)
     assert len(audio) == 44 + pcm_bytes("Hello there")
-    call = upstream(simulator_process)
-    assert call["model"] == "gemini-2.5-flash-preview-tts"
-    assert call["body"]["contents"] == [{"role": "user", "parts": [{"text": "Hello there"}]}]
-    voice = call["body"]["generationConfig"]["speechConfig"]["voiceConfig"]["prebuiltVoiceConfig"]
-    assert voice == {"voiceName": "Zephyr"}  # OpenAI's alloy
 
 
 def test_pcm_style_and_a_gemini_voice(client: openai.OpenAI, simulator_process: Simulator) -> None:
@@ -72,7 +87,7 @@ def test_pcm_style_and_a_gemini_voice(client: openai.OpenAI, simulator_process: 
 @pytest.mark.parametrize(
     ("body", "param"),
     [
-        ({"model": "tts-1", "voice": "alloy", "input": "x", "response_format": "mp3"}, "response_format"),
+        ({"model": "tts-1", "voice": "alloy", "input": "x", "response_format": "opus"}, "response_format"),
         ({"model": "tts-1", "voice": "alloy"}, "input"),
         ({"model": "tts-1", "input": "x"}, "voice"),
         ({"model": "tts-1", "voice": "alloy", "input": "x" * 4097}, "input"),
