@@ -155,6 +155,8 @@ def test_a_database_outage_loses_no_request_log_rows(make_gateway: Any) -> None:
             return row is not None and row[0] == 9
 
         poll(logged, "the rows of the outage to reach the database", 15)
+        # Said right after the batch that went through, so it may follow the rows by a moment.
+        poll(lambda: "request log written again" in gw.output(), "the log to say the writes resumed", 5)
         output = gw.output()
         assert "Traceback" not in output, output
         assert output.count("request log cannot be written") == 1 and "request log written again" in output
