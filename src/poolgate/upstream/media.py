@@ -200,6 +200,14 @@ async def fetch(url: str, policy: FetchPolicy, hint: str = "") -> tuple[bytes, s
         raise MediaRefused(f"the download failed ({type(exc).__name__})") from None
 
 
+async def fetch_for_field(url: str, policy: FetchPolicy, field: str, hint: str = "") -> tuple[bytes, str]:
+    """`fetch` for a URL a client sent in `field`: a refused or failed download is a 400 naming that field."""
+    try:
+        return await fetch(url, policy, hint)
+    except MediaRefused as err:
+        raise invalid(f"Could not fetch the media URL in '{field}': {err}.", field) from None
+
+
 def remote_parts(hub: GenerateContentRequest) -> list[tuple[str, dict[str, Any]]]:
     """(hub path, part) for every fileData part poolgate must download."""
     found: list[tuple[str, dict[str, Any]]] = []
@@ -226,11 +234,9 @@ async def inline_remote_media(hub: GenerateContentRequest, config: UpstreamConfi
 
     async def one(path: str, part: dict[str, Any]) -> None:
         uri = part["fileData"]["fileUri"]
-        field = fields.get(uri, path)
-        try:
-            data, mime = await fetch(uri, policy, str(part["fileData"].get("mimeType") or ""))
-        except MediaRefused as err:
-            raise invalid(f"Could not fetch the media URL in '{field}': {err}.", field) from None
+        data, mime = await fetch_for_field(
+            uri, policy, fields.get(uri, path), str(part["fileData"].get("mimeType") or "")
+        )
         part.pop("fileData")
         part["inlineData"] = {"mimeType": mime, "data": base64.b64encode(data).decode()}
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 
-from poolgate.errors import GatewayError, invalid
+from poolgate.errors import GatewayError
 from poolgate.gateway import RequestContext
 from poolgate.hub.types import JSON
 from poolgate.protocols import openai_images as images
@@ -46,14 +46,15 @@ async def _json_edit(req: Request, ctx: RequestContext, svc: Services) -> Respon
     body = await read_body(req, ctx, svc)
     request, refs, mask = images.parse_edit_json(body)
     policy = media.FetchPolicy.from_config(svc.config.upstream)
-    loaded = await pipeline.all_or_nothing([_load(ref, policy) for ref in [*refs, *([mask] if mask else [])]])
+    wanted = [*refs, mask] if mask else refs
+    loaded = await pipeline.all_or_nothing([_load(ref, policy) for ref in wanted])
     request.images = loaded[: len(refs)]
     request.mask = loaded[-1] if mask else None
     # As for uploads, the log keeps a line per image instead of its bytes.
     summary: JSON = {k: v for k, v in body.items() if k not in ("images", "mask")}
     summary["files"] = [
         f"{r.field}: {r.url or 'data URL'} ({i.mime_type}, {len(i.data)} bytes)"
-        for r, i in zip([*refs, *([mask] if mask else [])], loaded, strict=True)
+        for r, i in zip(wanted, loaded, strict=True)
     ]
     ctx.request_body = orjson.dumps(summary)
     return await _draw(req, ctx, svc, request, edit=True)
@@ -62,10 +63,7 @@ async def _json_edit(req: Request, ctx: RequestContext, svc: Services) -> Respon
 async def _load(ref: images.ImageRef, policy: media.FetchPolicy) -> images.SourceImage:
     if ref.image is not None:
         return ref.image
-    try:
-        data, _ = await media.fetch(ref.url, policy, "image/*")
-    except media.MediaRefused as err:
-        raise invalid(f"Could not fetch the media URL in '{ref.field}': {err}.", ref.field) from None
+    data, _ = await media.fetch_for_field(ref.url, policy, ref.field, "image/*")
     return images.typed_image(data, ref.field)
 
 
