@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,29 +27,14 @@ PREFIX = "/v1/responses/"
 
 log = logging.getLogger("poolgate.responses")
 
-T = TypeVar("T")
-
 
 def _store(svc: Services) -> ResponseStore:
     return ResponseStore(svc.store.engine)
 
 
 async def _load(svc: Services, response_id: str) -> StoredResponse | None:
-    return await _read_store(_store(svc).get, response_id)
-
-
-async def _read_store(fn: Callable[[str], T], response_id: str) -> T:
-    """A response-store call; a database that cannot be reached is a 503 saying so, not a 500."""
-    try:
-        return await asyncio.to_thread(fn, response_id)
-    except SQLAlchemyError as exc:
-        reason = str(exc).splitlines()[0][:200]
-        raise GatewayError(
-            ErrorKind.NO_ACCOUNT,
-            f"The response store cannot be reached ({reason}); try again shortly.",
-            retry_after=5.0,
-            code="store_unavailable",
-        ) from None
+    # A database that cannot be reached here is server/app.py's 503 store_unavailable, as on every route.
+    return await asyncio.to_thread(_store(svc).get, response_id)
 
 
 def _not_found(response_id: str) -> GatewayError:
@@ -188,7 +173,7 @@ async def _input_items(req: Request, svc: Services, response_id: str) -> Respons
 
 async def delete(req: Request, ctx: RequestContext, svc: Services) -> Response:
     response_id = _response_id(req)
-    if not await _read_store(_store(svc).delete, response_id):
+    if not await asyncio.to_thread(_store(svc).delete, response_id):
         raise _not_found(response_id)
     return json_response({"id": response_id, "object": "response.deleted", "deleted": True})
 
