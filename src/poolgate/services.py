@@ -7,7 +7,6 @@ import contextlib
 import functools
 import logging
 import secrets
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from poolgate.hub.signatures import SignatureStore
 from poolgate.monitor.metrics import Metrics
 from poolgate.monitor.records import RequestLog
 from poolgate.monitor.sinks import ProcessSink
+from poolgate.outages import Outage
 from poolgate.pool.classify import Classifier
 from poolgate.pool.clock import Clock, SystemClock
 from poolgate.pool.scheduler import Scheduler
@@ -105,7 +105,8 @@ class Services:
 
     async def _watch(self) -> None:
         ticks = 0
-        failing_since = last_warning = 0.0
+        # Requests go on with the accounts already loaded; an unreadable store is said once a minute.
+        outage = Outage(log, "the store cannot be read", "the store can be read again", WATCH_WARN_EVERY)
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
             ticks += 1
@@ -114,21 +115,9 @@ class Services:
                 if ticks % LAST_USED_EVERY == 0:
                     await self._persist_last_used()
             except Exception as exc:  # a locked or unavailable database must not kill the watcher
-                # Requests go on with the accounts already loaded; say so once a minute, not twice a second.
-                now = time.monotonic()
-                if not failing_since or now - last_warning >= WATCH_WARN_EVERY:
-                    failing_since = failing_since or now
-                    last_warning = now
-                    log.warning(
-                        "the store cannot be read (%s: %s); serving with the accounts and settings already loaded",
-                        type(exc).__name__,
-                        str(exc).splitlines()[0][:300] if str(exc) else "",
-                        exc_info=log.isEnabledFor(logging.DEBUG),
-                    )
+                outage.failed(exc, "serving with the accounts and settings already loaded")
             else:
-                if failing_since:
-                    log.info("the store can be read again after %.0f s", time.monotonic() - failing_since)
-                    failing_since = 0.0
+                outage.succeeded()
 
     async def _persist_last_used(self) -> None:
         # Last use changes on every request; writing it in a slow batch keeps the store off the hot path.

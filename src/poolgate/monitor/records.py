@@ -15,6 +15,7 @@ from poolgate.config import MonitorConfig
 from poolgate.gateway import RequestContext
 from poolgate.monitor.logrows import as_dict, log_values
 from poolgate.monitor.sinks import Sink, ThreadSink
+from poolgate.outages import Outage
 from poolgate.store.responses import ResponseStore
 from poolgate.store.sql import SqlStore
 
@@ -58,8 +59,7 @@ class RequestLog:
         self.failed_batches = 0
         # Rows of batches the store refused, oldest first: written before newer rows once it takes them again.
         self._retry: deque[list[Any]] = deque()
-        self._failing_since = 0.0
-        self._last_warning = 0.0
+        self._outage = Outage(log, "request log cannot be written", "request log written again", WARN_EVERY_SECONDS)
         self._last_retention = 0.0
         self._last_size_check = 0.0
         self._warned_size = False
@@ -148,27 +148,9 @@ class RequestLog:
                 await self.enforce_size()
         except Exception as exc:  # the writer must outlive a bad batch or a database that is away
             self.failed_batches += 1
-            self._failing(exc)
+            self._outage.failed(exc, f"{self.queued} rows wait and are retried every {FLUSH_INTERVAL:g} s")
         else:
-            if self._failing_since:
-                log.info("request log written again after %.0f s", time.monotonic() - self._failing_since)
-                self._failing_since = 0.0
-
-    def _failing(self, exc: Exception) -> None:
-        now = time.monotonic()
-        if not self._failing_since:
-            self._failing_since = now
-        elif now - self._last_warning < WARN_EVERY_SECONDS:
-            return
-        self._last_warning = now
-        log.warning(
-            "request log cannot be written (%s: %s); %d rows wait and are retried every %.1f s",
-            type(exc).__name__,
-            str(exc).splitlines()[0][:300] if str(exc) else "",
-            self.queued,
-            FLUSH_INTERVAL,
-            exc_info=log.isEnabledFor(logging.DEBUG),
-        )
+            self._outage.succeeded()
 
     async def flush(self) -> None:
         """Write everything queued, in batches; each batch is one transaction."""

@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from poolgate.errors import ErrorKind, GatewayError
+from poolgate.outages import Outage
 from poolgate.pool.state import FAILURE_MEMORY_SECONDS
 from poolgate.store.models import Cooldown
 
@@ -34,7 +35,6 @@ T = TypeVar("T")
 RETRY_AFTER_SECONDS = 5.0
 # One log line per this many seconds of outage, not one per refused request.
 WARN_EVERY_SECONDS = 10.0
-_last_warning = -WARN_EVERY_SECONDS
 
 log = logging.getLogger("poolgate.state")
 
@@ -64,11 +64,7 @@ def unreachable(exc: RedisError) -> GatewayError:
     Requests are refused rather than served from this process's memory alone: instances that shared
     cooldowns would otherwise each send traffic to accounts another has seen rate-limited.
     """
-    global _last_warning
     reason = str(exc).rstrip(".") or type(exc).__name__
-    if time.monotonic() - _last_warning > WARN_EVERY_SECONDS:
-        _last_warning = time.monotonic()
-        log.warning("Redis cannot be reached (%s); requests get a 503 until it is back", reason)
     return GatewayError(
         ErrorKind.NO_ACCOUNT,
         f"The gateway's shared state (Redis) cannot be reached: {reason}. Requests resume when it is back.",
@@ -82,9 +78,12 @@ def _guarded(
 ) -> Callable[Concatenate[RedisState, P], Coroutine[Any, Any, T]]:
     async def call(self: RedisState, /, *args: P.args, **kwargs: P.kwargs) -> T:
         try:
-            return await method(self, *args, **kwargs)
+            result = await method(self, *args, **kwargs)
         except RedisError as exc:
+            self.outage.failed(exc, "requests get a 503 until it is back")
             raise unreachable(exc) from None
+        self.outage.succeeded()
+        return result
 
     call.__name__ = method.__name__
     call.__doc__ = method.__doc__
@@ -98,6 +97,7 @@ class RedisState:
         self.client = client
         self.prefix = prefix
         self._cooldowns_key = f"{prefix}cooldowns"
+        self.outage = Outage(log, "Redis cannot be reached", "Redis answers again", WARN_EVERY_SECONDS)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = DEFAULT_PREFIX) -> RedisState:
