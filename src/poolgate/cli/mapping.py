@@ -41,7 +41,7 @@ def set_mapping(
     if not pattern.strip() or not model.strip():
         err_console.print("[red]Pattern and model must not be empty.[/red]")
         raise typer.Exit(1)
-    if "*" in model or not valid_upstream_model(model.strip()):
+    if not valid_upstream_model(model.strip()):  # a pattern with "*" is no model name either
         err_console.print(f"[red]{model!r} is not an upstream model name: {UPSTREAM_MODEL_RULE}.[/red]")
         raise typer.Exit(1)
     open_store(load(config, data_dir)).set_mapping(pattern.strip(), model.strip())
