@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 
 def poll(check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
     """Call check() until it returns something truthy and return that; fail naming `what` after `timeout` s."""
@@ -124,3 +126,10 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         pass
     finally:
         writer.close()
+
+
+def refused_field(r: httpx.Response) -> dict[str, Any]:
+    """The OpenAI error of a 400 (failing the test on any other status): its `param` names the field."""
+    assert r.status_code == 400, r.text
+    error: dict[str, Any] = r.json()["error"]
+    return error
