@@ -63,13 +63,18 @@ def summary(message: anthropic.types.Message) -> list[Any]:
     return out
 
 
+def ask_grounded(client: anthropic.Anthropic, simulator: Simulator) -> Any:
+    """Asks "Prices?" with the search tool; Google answers with the grounded answer (search + citations)."""
+    simulator.script(KEY, {"raw": GROUNDED_ANSWER})
+    return client.messages.create(
+        model=MODEL, max_tokens=256, tools=[SEARCH_TOOL], messages=[{"role": "user", "content": "Prices?"}]
+    )
+
+
 def test_grounded_answer_has_search_blocks_citations_and_usage(
     client: anthropic.Anthropic, simulator: Simulator
 ) -> None:
-    simulator.script(KEY, {"raw": GROUNDED_ANSWER})
-    message = client.messages.create(
-        model=MODEL, max_tokens=256, tools=[SEARCH_TOOL], messages=[{"role": "user", "content": "Prices?"}]
-    )
+    message = ask_grounded(client, simulator)
     assert last_body(simulator)["tools"] == [{"googleSearch": {}}]
     blocks = summary(message)
     assert blocks[0] == ("text", GROUNDED_TEXT, CITED)
@@ -85,10 +90,7 @@ def test_grounded_answer_has_search_blocks_citations_and_usage(
 
 
 def test_streamed_search_folds_into_the_same_message(client: anthropic.Anthropic, simulator: Simulator) -> None:
-    simulator.script(KEY, {"raw": GROUNDED_ANSWER})
-    whole = client.messages.create(
-        model=MODEL, max_tokens=256, tools=[SEARCH_TOOL], messages=[{"role": "user", "content": "Prices?"}]
-    )
+    whole = ask_grounded(client, simulator)
     simulator.script(KEY, {"raw": GROUNDED_ANSWER})
     kinds: list[str] = []
     with client.messages.stream(
@@ -190,10 +192,7 @@ def test_tool_choice_none_offers_no_search_and_unknown_names_still_fail(
 def test_a_replayed_search_keeps_its_sources_for_the_next_turn(
     client: anthropic.Anthropic, simulator: Simulator
 ) -> None:
-    simulator.script(KEY, {"raw": GROUNDED_ANSWER})
-    first = client.messages.create(
-        model=MODEL, max_tokens=256, tools=[SEARCH_TOOL], messages=[{"role": "user", "content": "Prices?"}]
-    )
+    first = ask_grounded(client, simulator)
     history: list[Any] = [
         {"role": "user", "content": "Prices?"},
         {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
