@@ -60,6 +60,9 @@ class ResponsesEncoder:
         self._items = 0
         self._calls = 0
         self._open: JSON | None = None
+        # The open item's text so far, joined into the item only when something reads it: appending each
+        # delta to the item's string copied the whole text per chunk (0.6 s of event loop for 1 MB).
+        self._pieces: list[str] = []
         self._reason = "STOP"
         self._grounding: JSON | None = None
         self._search_sources = search_sources
@@ -87,7 +90,17 @@ class ResponsesEncoder:
         return len(self.response["output"]) - 1
 
     # -- items ---------------------------------------------------------------------------------
+    def _settle(self) -> None:
+        """Join the open item's pending text into it (message text or reasoning summary)."""
+        item = self._open
+        if not self._pieces or item is None:
+            return
+        part = item["summary"][0] if item["type"] == "reasoning" else item["content"][0]
+        part["text"] += "".join(self._pieces)
+        self._pieces.clear()
+
     def _add(self, item: JSON, out: list[bytes]) -> None:
+        self._settle()
         self.response["output"].append(item)
         out.append(self._event("response.output_item.added", output_index=self._index, item=dict(item, **_empty(item))))
 
@@ -124,7 +137,7 @@ class ResponsesEncoder:
                     part={"type": "summary_text", "text": ""},
                 )
             )
-        item["summary"][0]["text"] += text
+        self._pieces.append(text)
         out.append(
             self._item_event(
                 "response.reasoning_summary_text.delta",
@@ -136,6 +149,7 @@ class ResponsesEncoder:
         )
 
     def _close(self, out: list[bytes], status: str = "completed") -> None:
+        self._settle()
         item = self._open
         if item is None:
             return
@@ -246,7 +260,7 @@ class ResponsesEncoder:
                     self._close(out)
                     message = self._open_message(out)
                 if ev.text:
-                    message["content"][0]["text"] += ev.text
+                    self._pieces.append(ev.text)
                     out.append(
                         self._item_event(
                             "response.output_text.delta",
@@ -276,6 +290,7 @@ class ResponsesEncoder:
         message items. Only the open one can still announce them; a closed one gets them in the final
         Response. Grounding sent again adds nothing twice.
         """
+        self._settle()
         open_id = self._open["id"] if self._open is not None else None
         messages = [(i, item) for i, item in enumerate(self.response["output"]) if item["type"] == "message"]
         texts = [item["content"][0]["text"] for _, item in messages]
@@ -351,6 +366,7 @@ class ResponsesEncoder:
     def fail(self, err: GatewayError) -> list[bytes]:
         detail = error_object(err)
         code = failure_code(err)
+        self._settle()
         if self._open is not None:
             self._open["status"] = "incomplete"
             self._open = None
