@@ -229,3 +229,24 @@ def test_migrations_run_once_even_when_instances_start_together(database_url: st
         assert versions == list(range(1, len(versions) + 1)) and len(versions) >= 4
     finally:
         store.close()
+
+
+def test_processes_opening_a_new_sqlite_file_at_once_all_start(tmp_path: Path) -> None:
+    # The gateway and the CLI (or two gateways) on a fresh data directory: each connection switches the
+    # file to WAL, which SQLite refuses at once while another holds it. One in ~15 such starts failed.
+    for round_ in range(40):
+        data_dir = tmp_path / str(round_)
+        errors: list[BaseException] = []
+
+        def open_store(where: Path = data_dir, errors: list[BaseException] = errors) -> None:
+            try:
+                SqlStore.open(where).close()
+            except BaseException as exc:  # collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_store) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert errors == [], f"round {round_}: {errors[0]!r}"
