@@ -64,6 +64,33 @@ async def test_cooldowns_expire_by_the_callers_clock_and_clear_reports_what_it_r
     assert await state.clear_cooldowns([]) == []
 
 
+async def test_a_pick_reads_only_its_accounts_and_expired_cooldowns_are_swept(handles: Handles) -> None:
+    state = handles()
+    now = time.time()
+    await state.set_cooldown(Cooldown("a1", "", now + 30, "429", "rate_limit", since=now))
+    await state.set_cooldown(Cooldown("a2", FLASH, now + 300, "per minute", "rate_limit", since=now))
+    await state.set_cooldown(Cooldown("a3", FLASH, now + 300, "per minute", "rate_limit", since=now))
+    # What a client spraying unknown model names leaves: one cooldown per account and name.
+    for i in range(300):
+        await state.set_cooldown(Cooldown("a2", f"nope-{i}", now + 600, "404", "model_not_found", since=now))
+    assert set(await state.cooldowns_for(["a1", "a2"], FLASH, now)) == {"a1", f"a2:{FLASH}"}
+    assert set(await state.cooldowns_for(["a1", "a2"], "gemini-2.5-pro", now)) == {"a1"}
+    assert set(await state.cooldowns_for(["a1"], "", now + 31)) == set()
+    assert await state.cooldowns_for([], FLASH, now) == {}
+    # Ten minutes on, a read sweeps the expired ones out of the shared state itself, not just the answer.
+    assert set(await state.cooldowns_for(["a3"], FLASH, now + 601)) == set()
+    if isinstance(state, RedisState):
+        assert await state.client.hlen(f"{state.prefix}cooldowns") == 0
+        assert await state.client.zcard(f"{state.prefix}cooldowns:until") == 0
+    else:
+        assert isinstance(state, MemoryState) and not state._cooldowns
+    # A cooldown cleared and set again is found again.
+    await state.set_cooldown(Cooldown("a1", "", now + 700, "again", "rate_limit", since=now + 601))
+    assert (await state.cooldowns_for(["a1"], FLASH, now + 602))["a1"].reason == "again"
+    assert await state.clear_cooldowns(["a1"]) == ["a1"]
+    assert await state.cooldowns_for(["a1"], FLASH, now + 602) == {}
+
+
 async def test_failure_counts_add_up_and_reset(handles: Handles) -> None:
     state = handles()
     now = time.time()

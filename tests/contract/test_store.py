@@ -116,6 +116,18 @@ def test_cooldowns_upsert_delete_and_clear(store: SqlStore) -> None:
     assert store.list_cooldowns() == []
 
 
+def test_saving_cooldowns_drops_the_expired_ones(store: SqlStore) -> None:
+    # A client spraying unknown model names leaves one cooldown per account and name behind.
+    store.save_cooldowns([Cooldown("a1", f"nope-{i}", T0 + 600, "404", "model_not_found", T0) for i in range(50)], [])
+    store.save_cooldowns([Cooldown("a1", "", T0 + 90, "429", "rate_limit", T0)], [])
+    assert len(store.list_cooldowns()) == 51
+    # Ten minutes on, the next cooldown set takes the expired ones with it; restored ones (since 0) don't.
+    store.save_cooldowns([Cooldown("a2", "", T0 + 660, "503", "capacity", T0 + 601)], [])
+    assert {c.key for c in store.list_cooldowns()} == {"a2"}
+    store.save_cooldowns([Cooldown("a3", "", T0 + 30, "old", "rate_limit")], [])
+    assert {c.key for c in store.list_cooldowns()} == {"a2", "a3"}
+
+
 def test_a_large_log_batch_keeps_every_row_and_field(store: SqlStore) -> None:
     # Big enough to be split over several INSERT statements (the writer batches up to 1,000 rows).
     rows = [log_row(i, input_tokens=i, response_body=None if i % 2 else f"answer {i}") for i in range(1000)]

@@ -139,7 +139,7 @@ class Scheduler:
         usable = [a for a in self._accounts if a.usable]
         if not usable:
             raise self._no_usable()
-        cooldowns = await self.state.cooldowns(now)
+        cooldowns = await self.state.cooldowns_for([a.id for a in usable], model, now)
         blocked: dict[str, Cooldown] = {}
         if not cooldowns:  # the usual case: nothing cools, so every usable account not excluded is free
             free = [acc for acc in usable if acc.id not in exclude] if exclude else usable
@@ -226,7 +226,7 @@ class Scheduler:
         usable = [a for a in self._accounts if a.usable and not (exclude and a.id in exclude)]
         if not usable:
             return self._no_usable()
-        cooldowns = await self.state.cooldowns(now)
+        cooldowns = await self.state.cooldowns_for([a.id for a in usable], model, now)
         blocked: dict[str, Cooldown] = {}
         for acc in usable:
             blocker = self._blocker(cooldowns, acc, model)
@@ -249,7 +249,7 @@ class Scheduler:
     async def report_success(self, account: Account, model: str, started: float = 0.0) -> None:
         """A success clears its scope: the account and account × model cooldowns set before it started."""
         now = self.clock.now()
-        current = await self.state.cooldowns(now)
+        current = await self.state.cooldowns_for((account.id,), model, now)
         scoped = f"{account.id}:{model}"
         keys = (
             [k for k in (account.id, scoped) if k in current and (not started or current[k].since <= started)]
@@ -283,7 +283,7 @@ class Scheduler:
                 kind=decision.kind,
                 since=now,
             )
-            existing = (await self.state.cooldowns(now)).get(cooldown.key)
+            existing = (await self.state.cooldowns_for((account.id,), cooldown.model, now)).get(cooldown.key)
             if existing is None or existing.until <= cooldown.until:
                 await self.state.set_cooldown(cooldown)
                 if self._persist_cooldowns is not None:

@@ -8,6 +8,7 @@ that running more instances does not multiply the guesses an address gets.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from typing import Protocol
 
 from poolgate.store.models import Cooldown
@@ -15,10 +16,30 @@ from poolgate.store.models import Cooldown
 FAILURE_MEMORY_SECONDS = 3600.0
 # Addresses with recent wrong admin passwords kept in one process's memory (Redis expires its own).
 MAX_TRACKED_ADDRESSES = 10_000
+# How often expired cooldowns are swept out, by the caller's clock. Reads skip expired ones themselves;
+# the sweep only keeps a client that sprays unknown model names (one cooldown per account and name)
+# from growing the table for longer than the cooldowns last.
+SWEEP_SECONDS = 30.0
+
+
+def cooldown_keys(account_ids: Iterable[str], model: str) -> list[str]:
+    """The keys that can block these accounts from `model`: each whole account and each account × model."""
+    keys: list[str] = []
+    for account_id in account_ids:
+        keys.append(account_id)
+        if model:
+            keys.append(f"{account_id}:{model}")
+    return keys
 
 
 class SharedState(Protocol):
-    async def cooldowns(self, now: float) -> dict[str, Cooldown]: ...
+    async def cooldowns(self, now: float) -> dict[str, Cooldown]:
+        """Every cooldown still running at `now` (admin listings; O(all cooldowns))."""
+        ...
+
+    async def cooldowns_for(self, account_ids: Iterable[str], model: str, now: float) -> dict[str, Cooldown]:
+        """The running cooldowns that can block these accounts from `model` (per request: O(accounts))."""
+        ...
 
     async def set_cooldown(self, cooldown: Cooldown) -> None: ...
 
@@ -52,17 +73,34 @@ class MemoryState:
 
     def __init__(self) -> None:
         self._cooldowns: dict[str, Cooldown] = {}
+        self._next_sweep = 0.0
         self._failures: dict[str, tuple[int, float]] = {}
         self._bindings: dict[str, tuple[str, float]] = {}
         self._sign_ins: dict[str, deque[float]] = {}
 
-    async def cooldowns(self, now: float) -> dict[str, Cooldown]:
-        if not self._cooldowns:
-            return self._cooldowns
+    def _sweep(self, now: float) -> None:
         expired = [k for k, c in self._cooldowns.items() if c.until <= now]
         for key in expired:
             del self._cooldowns[key]
+        self._next_sweep = now + SWEEP_SECONDS
+
+    async def cooldowns(self, now: float) -> dict[str, Cooldown]:
+        if self._cooldowns:
+            self._sweep(now)
         return self._cooldowns
+
+    async def cooldowns_for(self, account_ids: Iterable[str], model: str, now: float) -> dict[str, Cooldown]:
+        current = self._cooldowns
+        if not current:
+            return {}
+        if now >= self._next_sweep:
+            self._sweep(now)
+        found: dict[str, Cooldown] = {}
+        for key in cooldown_keys(account_ids, model):
+            cooldown = current.get(key)
+            if cooldown is not None and cooldown.until > now:
+                found[key] = cooldown
+        return found
 
     async def set_cooldown(self, cooldown: Cooldown) -> None:
         self._cooldowns[cooldown.key] = cooldown

@@ -1,8 +1,11 @@
 """RedisState: the SharedState in Redis, so several gateway instances share cooldowns and stickiness.
 
 Layout under one key prefix:
-- `{prefix}cooldowns`: a hash, cooldown key → JSON. One HGETALL per pick reads every cooldown; expired
-  entries are filtered on read and removed then (Redis 7.0 has no per-field expiry).
+- `{prefix}cooldowns`: a hash, cooldown key → JSON; a pick reads only its accounts' keys (HMGET).
+- `{prefix}cooldowns:until`: a sorted set of the same keys scored by `until`, so that expired entries
+  can be swept out without reading the whole hash (Redis 7.0 has no per-field expiry). A sweep runs at
+  most every SWEEP_SECONDS per instance, as one script; the full listing (admin) also removes what it
+  finds expired.
 - `{prefix}fail:{scope}`: a failure counter that expires FAILURE_MEMORY_SECONDS after its last failure.
 - `{prefix}bind:{session}`: `until|account_id`, expiring with the binding.
 - `{prefix}signin:{address}`: a sorted set of wrong admin passwords (member and score: when), trimmed to
@@ -17,7 +20,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import orjson
@@ -26,7 +29,7 @@ from redis.exceptions import RedisError
 
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.outages import Outage
-from poolgate.pool.state import FAILURE_MEMORY_SECONDS
+from poolgate.pool.state import FAILURE_MEMORY_SECONDS, SWEEP_SECONDS, cooldown_keys
 from poolgate.store.models import Cooldown
 
 P = ParamSpec("P")
@@ -41,6 +44,16 @@ log = logging.getLogger("poolgate.state")
 DEFAULT_PREFIX = "poolgate:"
 # Bindings outlive their `until` a little in Redis: reads decide by `until`, the TTL only collects garbage.
 BINDING_GRACE_SECONDS = 60
+# Removes the cooldowns that expired by ARGV[1] from the hash (KEYS[1]) and its index (KEYS[2]) in one
+# step, so a cooldown another instance sets again meanwhile is never lost. At most 1,000 per run.
+_SWEEP = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+if #expired > 0 then
+  redis.call('HDEL', KEYS[1], unpack(expired))
+  redis.call('ZREM', KEYS[2], unpack(expired))
+end
+return #expired
+"""
 
 
 def _encode(c: Cooldown) -> bytes:
@@ -97,6 +110,9 @@ class RedisState:
         self.client = client
         self.prefix = prefix
         self._cooldowns_key = f"{prefix}cooldowns"
+        self._until_key = f"{prefix}cooldowns:until"
+        self._sweep = client.register_script(_SWEEP)
+        self._next_sweep = 0.0
         self.outage = Outage(log, "Redis cannot be reached", "Redis answers again", WARN_EVERY_SECONDS)
 
     @classmethod
@@ -123,12 +139,34 @@ class RedisState:
             else:
                 current[key] = cooldown
         if expired:
-            await self.client.hdel(self._cooldowns_key, *expired)
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.hdel(self._cooldowns_key, *expired)
+                pipe.zrem(self._until_key, *expired)
+                await pipe.execute()
         return current
 
     @_guarded
+    async def cooldowns_for(self, account_ids: Iterable[str], model: str, now: float) -> dict[str, Cooldown]:
+        keys = cooldown_keys(account_ids, model)
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_SECONDS
+            await self._sweep(keys=[self._cooldowns_key, self._until_key], args=[repr(now)])
+        if not keys:
+            return {}
+        found: dict[str, Cooldown] = {}
+        for key, value in zip(keys, await self.client.hmget(self._cooldowns_key, keys), strict=True):
+            if value is not None:
+                cooldown = _decode(value)
+                if cooldown.until > now:
+                    found[key] = cooldown
+        return found
+
+    @_guarded
     async def set_cooldown(self, cooldown: Cooldown) -> None:
-        await self.client.hset(self._cooldowns_key, cooldown.key, _encode(cooldown))
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(self._cooldowns_key, cooldown.key, _encode(cooldown))
+            pipe.zadd(self._until_key, {cooldown.key: cooldown.until})
+            await pipe.execute()
 
     @_guarded
     async def clear_cooldowns(self, keys: list[str]) -> list[str]:
@@ -137,7 +175,8 @@ class RedisState:
         async with self.client.pipeline(transaction=True) as pipe:
             for key in keys:
                 pipe.hdel(self._cooldowns_key, key)
-            removed: list[int] = await pipe.execute()
+            pipe.zrem(self._until_key, *keys)
+            removed: list[int] = (await pipe.execute())[:-1]
         return [k for k, n in zip(keys, removed, strict=True) if n]
 
     # -- failure counts

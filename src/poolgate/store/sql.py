@@ -281,7 +281,13 @@ class SqlStore:
         return [Cooldown(r[0], r[1], float(r[2]), r[3], r[4]) for r in rows]
 
     def save_cooldowns(self, upserts: Iterable[Cooldown], deletes: Iterable[str]) -> None:
+        upserts = list(upserts)
         with self.engine.begin() as conn:
+            # Expired rows go as new ones come, by the setter's clock: a restart restores none of them, and
+            # a client spraying unknown model names would otherwise leave a row per account and name.
+            now = max((c.since for c in upserts), default=0.0)
+            if now > 0:
+                conn.execute(text("DELETE FROM cooldowns WHERE until <= :now"), {"now": now})
             for key in deletes:
                 conn.execute(text("DELETE FROM cooldowns WHERE key = :k"), {"k": key})
             for c in upserts:
