@@ -103,6 +103,11 @@ class Timeout:
         self._key = self._sweeper.call_later(self._delay, self._expire)
         return self
 
+    def reset(self) -> None:
+        """Start the delay again from now (an idle timeout: each sign of life pushes it back)."""
+        self._sweeper.cancel(self._key)
+        self._key = self._sweeper.call_later(self._delay, self._expire)
+
     def _expire(self) -> None:
         self.expired = True
         if self._task is not None:

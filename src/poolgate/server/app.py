@@ -224,6 +224,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
     routes = router or default_routes()
     mode = svc.config.effective_auth_mode
     body_limit = svc.config.proxy.max_body_mb * 1024 * 1024
+    body_idle = svc.config.proxy.body_idle_seconds
     request_ids = RequestIds()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -235,7 +236,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                 # Codex probes a WebSocket first; refusing at once lets it fall back to HTTP without a stall.
                 await send({"type": "websocket.close", "code": 1008})
             return
-        req = Request(scope, receive)
+        req = Request(scope, receive, svc.gateway.timers, body_idle)
         request_id = request_ids.next()
         ctx = RequestContext(request_id=request_id, route=req.path, protocol=PLAIN, method=req.method)
         ctx.client_ip = req.client_ip

@@ -13,6 +13,7 @@ import orjson
 
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.server import content_coding
+from poolgate.timers import Sweeper, Timeout
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -21,11 +22,15 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 class Request:
-    __slots__ = ("_body", "_query", "headers", "method", "path", "query_string", "receive", "scope")
+    __slots__ = ("_body", "_idle", "_query", "headers", "method", "path", "query_string", "receive", "scope", "timers")
 
-    def __init__(self, scope: Scope, receive: Receive) -> None:
+    def __init__(self, scope: Scope, receive: Receive, timers: Sweeper | None = None, body_idle: float = 0.0) -> None:
+        """`body_idle`: a body that stops arriving this many seconds is a 408 (uvicorn never times one out,
+        so a client that stalled mid-upload held its connection and handler for ever); 0 waits."""
         self.scope = scope
         self.receive = receive
+        self.timers = timers
+        self._idle = body_idle
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         self.query_string: bytes = scope.get("query_string", b"")
@@ -50,6 +55,31 @@ class Request:
         declared = self.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise GatewayError(ErrorKind.TOO_LARGE, f"Request body exceeds the {limit // (1024 * 1024)} MB limit.")
+        if self.timers is None or not self._idle:
+            body = await self._read(limit, None)
+        else:
+            idle = self.timers.timeout(self._idle)
+            try:
+                with idle:
+                    body = await self._read(limit, idle)
+            except TimeoutError:
+                raise GatewayError(
+                    ErrorKind.INVALID_REQUEST,
+                    f"The request body stopped arriving: nothing came for {self._idle:g} s.",
+                    status=408,
+                    code="request_timeout",
+                ) from None
+        encoding = self.headers.get("content-encoding")
+        if encoding:
+            applied = content_coding.codings(encoding)
+            if applied and len(body) > content_coding.THREAD_ABOVE:
+                body = await asyncio.to_thread(content_coding.decode, body, applied, limit)
+            elif applied:
+                body = content_coding.decode(body, applied, limit)
+        self._body = body
+        return body
+
+    async def _read(self, limit: int, idle: Timeout | None) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -62,17 +92,9 @@ class Request:
                 raise GatewayError(ErrorKind.TOO_LARGE, f"Request body exceeds the {limit // (1024 * 1024)} MB limit.")
             chunks.append(chunk)
             if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        encoding = self.headers.get("content-encoding")
-        if encoding:
-            applied = content_coding.codings(encoding)
-            if applied and len(body) > content_coding.THREAD_ABOVE:
-                body = await asyncio.to_thread(content_coding.decode, body, applied, limit)
-            elif applied:
-                body = content_coding.decode(body, applied, limit)
-        self._body = body
-        return body
+                return b"".join(chunks)
+            if idle is not None:
+                idle.reset()
 
 
 Headers = list[tuple[bytes, bytes]]
