@@ -29,7 +29,7 @@ class ProxyConfig:
     expose_account_header: bool = True
     request_timeout: float = 600.0
     keepalive_seconds: float = 15.0
-    body_idle_seconds: float = 60.0
+    client_idle_seconds: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from poolgate.protocols.gemini import errors as gemini_errors
 from poolgate.protocols.openai_chat import errors as openai_errors
 from poolgate.server import auth
 from poolgate.server.asgi import (
+    ClientStalled,
     Receive,
     Request,
     Response,
@@ -224,7 +225,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
     routes = router or default_routes()
     mode = svc.config.effective_auth_mode
     body_limit = svc.config.proxy.max_body_mb * 1024 * 1024
-    body_idle = svc.config.proxy.body_idle_seconds
+    client_idle = svc.config.proxy.client_idle_seconds
     request_ids = RequestIds()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -236,7 +237,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                 # Codex probes a WebSocket first; refusing at once lets it fall back to HTTP without a stall.
                 await send({"type": "websocket.close", "code": 1008})
             return
-        req = Request(scope, receive, svc.gateway.timers, body_idle)
+        req = Request(scope, receive, svc.gateway.timers, client_idle)
         request_id = request_ids.next()
         ctx = RequestContext(request_id=request_id, route=req.path, protocol=PLAIN, method=req.method)
         ctx.client_ip = req.client_ip
@@ -309,15 +310,20 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
             if isinstance(response, StreamResponse) and route is not None and route.logged:
                 svc.metrics.stream_started()
                 try:
-                    await send_stream(send, response)
+                    await send_stream(send, response, client_idle)
                 finally:
                     svc.metrics.stream_ended()
             elif isinstance(response, StreamResponse):
-                await send_stream(send, response)
+                await send_stream(send, response, client_idle)
             else:
                 if response.status >= 400 and not ctx.error:
                     ctx.error = response.body[:2000].decode("utf-8", "replace")
                 await send_response(send, response)
+        except ClientStalled as exc:
+            # Returning leaves the response incomplete, so uvicorn closes the connection (with a log line).
+            log.warning("%s %s (request %s): dropped, %s", req.method, req.path, request_id, exc)
+            ctx.status = 499
+            ctx.error = f"client stopped reading: {exc}"
         except (OSError, asyncio.CancelledError):
             # A client that leaves mid-stream cancels us through the watcher; the record still gets written.
             ctx.error = ctx.error or "client disconnected"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,22 +133,32 @@ async def send_response(send: Send, response: Response) -> None:
     await send({"type": "http.response.body", "body": response.body})
 
 
-class _StreamClock:
-    """What the keep-alive watchdog needs to know about the writer: when it last wrote, and if it is done."""
+class ClientStalled(Exception):
+    """The client stopped reading a stream: one write waited longer than the stall limit."""
 
-    __slots__ = ("done", "last")
+
+class _StreamClock:
+    """What the watchdog needs to know about the writer: when it last wrote, since when its current write
+    has waited (0: not writing), and whether it is done or was stopped for stalling."""
+
+    __slots__ = ("done", "last", "sending", "stalled")
 
     def __init__(self, now: float) -> None:
         self.last = now
+        self.sending = 0.0
         self.done = False
+        self.stalled = False
 
 
-async def send_stream(send: Send, response: StreamResponse) -> None:
+async def send_stream(send: Send, response: StreamResponse, stall_after: float = 0.0) -> None:
     """Write a stream; during silences longer than the interval, write the protocol's keep-alive.
 
     Chunks are awaited and written directly; one watchdog task per stream handles the silences.
     (A task plus asyncio.wait per chunk cost several event-loop turns for every chunk and made
-    poolgate's streams about five times slower per chunk than a plain relay.)
+    poolgate's streams about five times slower per chunk than a plain relay.) The same watchdog
+    raises ClientStalled in the writer when one write waits `stall_after` seconds (0: never) for a
+    client that stopped reading but keeps its connection, which would otherwise hold the upstream
+    call and its account for as long as the client stays.
     """
     headers = [
         (b"content-type", response.media_type),
@@ -160,13 +171,19 @@ async def send_stream(send: Send, response: StreamResponse) -> None:
     iterator = response.chunks.__aiter__()
     clock = _StreamClock(loop.time())
     watchdog: asyncio.Task[None] | None = None
-    if response.keepalive:
-        writer = asyncio.current_task()
-        watchdog = loop.create_task(_keepalive(send, response, clock, writer))
+    writer = asyncio.current_task()
+    if response.keepalive or stall_after:
+        watchdog = loop.create_task(_watch(send, response, clock, writer, stall_after))
     try:
         async for chunk in iterator:
-            clock.last = loop.time()
+            clock.sending = clock.last = loop.time()
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            clock.sending = 0.0
+    except asyncio.CancelledError:
+        if not clock.stalled or writer is None:
+            raise
+        writer.uncancel()
+        raise ClientStalled(f"the client read nothing for {stall_after:g} s") from None
     finally:
         clock.done = True
         if watchdog is not None:
@@ -180,19 +197,33 @@ async def send_stream(send: Send, response: StreamResponse) -> None:
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _keepalive(
-    send: Send, response: StreamResponse, clock: _StreamClock, writer: asyncio.Task[Any] | None
+async def _watch(
+    send: Send, response: StreamResponse, clock: _StreamClock, writer: asyncio.Task[Any] | None, stall_after: float
 ) -> None:
     loop = asyncio.get_running_loop()
-    interval = response.keepalive_interval
+    interval = response.keepalive_interval if response.keepalive else 0.0
     try:
         while not clock.done:
-            await asyncio.sleep(max(0.0, clock.last + interval - loop.time()))
-            # Checked after the sleep and before writing, with no await in between: a keep-alive can
-            # never follow the final body message, nor land inside a chunk.
-            if not clock.done and loop.time() - clock.last >= interval:
-                clock.last = loop.time()
+            now = loop.time()
+            if clock.sending:
+                # A keep-alive behind a write that cannot go out is pointless: only watch it for a stall.
+                if stall_after and now - clock.sending >= stall_after:
+                    clock.stalled = True
+                    if writer is not None:
+                        writer.cancel()
+                    return
+                wake = clock.sending + stall_after if stall_after else now + interval
+            elif interval and now - clock.last >= interval:
+                # No await between the checks and this write: a keep-alive can never follow the final
+                # body message, nor land inside a chunk.
+                clock.last = now
                 await send({"type": "http.response.body", "body": response.keepalive, "more_body": True})
+                continue
+            else:
+                wake = min(
+                    clock.last + interval if interval else math.inf, now + stall_after if stall_after else math.inf
+                )
+            await asyncio.sleep(max(0.01, wake - now))
     except Exception:
         # The client is gone: stop the writer too, so the upstream call and its account are freed.
         if writer is not None and not clock.done:

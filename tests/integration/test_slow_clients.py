@@ -1,0 +1,137 @@
+"""Clients that stall: a request body that stops arriving, a stream nobody reads (`proxy.client_idle_seconds`).
+
+uvicorn times out neither: before, a client that sent its headers and part of a body held the connection
+and a handler for as long as it kept the socket, and one that stopped reading a stream held the upstream
+call too. Now the first gets a 408 in its protocol and the second is dropped and logged as 499 (limit
+1 s here). A body that keeps arriving, however slowly, is read whole, and a silent upstream is no stall.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import time
+
+import httpx
+import orjson
+
+from tests.conftest import Gateway, Simulator
+from tests.integration.gateways import keyed_gateway
+from tests.support import poll
+
+KEY = "key-slow-bodies-0001"
+gw = keyed_gateway("slow-bodies", KEY, {"POOLGATE_PROXY__CLIENT_IDLE_SECONDS": "1"})
+
+
+def send_slowly(gw: Gateway, path: str, body: bytes, pieces: list[bytes], gap: float) -> tuple[float, bytes]:
+    """Send the headers and `pieces` of the body `gap` seconds apart; return (seconds to the answer, answer)."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"anthropic-version: 2023-06-01\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=20) as sock:
+        started = time.monotonic()
+        sock.sendall(head)
+        for piece in pieces:
+            sock.sendall(piece)
+            time.sleep(gap)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < _length(answer):
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+        return time.monotonic() - started, answer
+
+
+def _length(answer: bytes) -> int:
+    for line in answer.partition(b"\r\n\r\n")[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+def split(answer: bytes) -> tuple[int, dict[str, object]]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), orjson.loads(body)
+
+
+CHAT = orjson.dumps({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "REPLY_WITH arrived"}]})
+
+
+def test_a_stalled_body_is_a_408_in_the_clients_protocol(gw: Gateway) -> None:
+    took, answer = send_slowly(gw, "/v1/chat/completions", CHAT, [CHAT[:20]], gap=0)
+    status, body = split(answer)
+    assert status == 408 and took < 10
+    error = body["error"]
+    assert isinstance(error, dict) and error["code"] == "request_timeout" and "1 s" in error["message"]
+    anthropic = orjson.dumps({"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": []})
+    status, body = split(send_slowly(gw, "/v1/messages", anthropic, [anthropic[:10]], gap=0)[1])
+    assert status == 408 and body["type"] == "error"
+    assert isinstance(body["error"], dict) and body["error"]["type"] == "invalid_request_error"
+
+
+def test_a_slow_body_that_keeps_arriving_is_read_whole(gw: Gateway) -> None:
+    pieces = [CHAT[i : i + 20] for i in range(0, len(CHAT), 20)]
+    took, answer = send_slowly(gw, "/v1/chat/completions", CHAT, pieces, gap=0.4)
+    status, body = split(answer)
+    assert took > 1.5, "the body took longer than the idle limit in all"
+    assert status == 200, body
+    choices = body["choices"]
+    assert isinstance(choices, list) and choices[0]["message"]["content"] == "arrived"
+
+
+def logged(gw: Gateway, marker: str) -> list[tuple[int, str]]:
+    with sqlite3.connect(gw.data_dir / "poolgate.db") as db:
+        return db.execute(
+            "SELECT status, error FROM request_logs WHERE request_body LIKE ?", (f"%{marker}%",)
+        ).fetchall()
+
+
+def test_a_stream_nobody_reads_is_dropped_and_its_upstream_call_ended(
+    gw: Gateway, simulator_process: Simulator
+) -> None:
+    # 8 MB over 8 s: more than the kernel's buffers hold, so the gateway's writes must wait for the reader.
+    simulator_process.script(KEY, {"text": "x" * 8_000_000, "chunks": 400, "chunk_delay": 0.02})
+    body = orjson.dumps(
+        {"model": "gemini-2.5-flash", "stream": True, "messages": [{"role": "user", "content": "unread"}]}
+    )
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", gw.port))
+        sock.sendall(head + body)
+        assert sock.recv(1024).startswith(b"HTTP/1.1 200")
+        # ... and read no more, keeping the connection open.
+        rows = poll(lambda: logged(gw, "unread"), "the unread stream to be dropped and logged", 30)
+        status, error = rows[0]
+        assert status == 499 and "stopped reading" in error
+        poll(
+            lambda: [
+                d
+                for d in httpx.get(f"{simulator_process.url}/_sim/disconnects").json()["disconnects"]
+                if "unread" in str(d)
+            ],
+            "the upstream call to be ended",
+            10,
+        )
+        # The gateway closed the connection: what the kernel held is all that is left to read.
+        sock.settimeout(10)
+        received = 0
+        while data := sock.recv(1 << 20):
+            received += len(data)
+        assert received < 8_000_000
+
+
+def test_a_silent_upstream_is_not_a_stalled_client(gw: Gateway, simulator_process: Simulator) -> None:
+    simulator_process.script(KEY, {"text": "slow but sure", "chunks": 3, "chunk_delay": 1.5})
+    chat = {"model": "gemini-2.5-flash", "stream": True, "messages": [{"role": "user", "content": "wait"}]}
+    started = time.monotonic()
+    with httpx.stream("POST", f"{gw.v1}/chat/completions", json=chat, timeout=30) as r:
+        text = "".join(r.iter_text())
+    assert time.monotonic() - started > 2.5, "the upstream was silent for longer than the limit"
+    assert r.status_code == 200 and text.rstrip().endswith("data: [DONE]")
