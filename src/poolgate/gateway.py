@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -52,6 +53,9 @@ class RequestContext:
     user_agent: str = ""
     request_body: bytes | None = None
     response_body: bytes | None = None
+    # Set (to a list) by a caller that will run these once the answer has been sent: bookkeeping that
+    # need not delay the client, such as telling the scheduler about a success (Redis round trips).
+    after_send: list[Callable[[], Awaitable[None]]] | None = None
 
     def overhead_ms(self) -> float:
         return max(0.0, (time.perf_counter() - self.started - self.upstream_seconds) * 1000.0)
@@ -119,7 +123,7 @@ class Gateway:
                 raise UpstreamFailure(empty=True)
             return result
 
-        return await self._run(call, ctx, attempt)
+        return await self._run(call, ctx, attempt, defer_success=True)
 
     async def open_stream(self, call: UpstreamCall, ctx: RequestContext) -> OpenStream:
         async def attempt(account: Account) -> OpenStream:
@@ -203,7 +207,10 @@ class Gateway:
         ctx: RequestContext,
         attempt: Callable[[Account], Awaitable[T]],
         exclude: set[str] | None = None,
+        defer_success: bool = False,
     ) -> T:
+        """`defer_success`: the answer is whole when this returns (no stream can still fail), so the
+        success may be reported after it is sent, through `ctx.after_send`."""
         # Failures that cool or park an account take it out of this request and are bounded by the pool;
         # max_attempts bounds the rest (5xx, empty streams, per-request throttling), which retry in place.
         avoid: set[str] = set()
@@ -260,7 +267,12 @@ class Gateway:
                 # unless it frees up (or, in cache_first, the conversation waits for it within the deadline).
                 continue
             ctx.upstream_seconds += time.perf_counter() - t0
-            await self.scheduler.report_success(account, call.model, started)
+            if defer_success and ctx.after_send is not None:
+                ctx.after_send.append(
+                    functools.partial(self.scheduler.report_success, account, call.model, started, pick.cooled)
+                )
+            else:
+                await self.scheduler.report_success(account, call.model, started, pick.cooled)
             return result
         if last is None:
             raise await self.scheduler.unavailable(call.model, exclude) or GatewayError(

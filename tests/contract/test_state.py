@@ -12,7 +12,7 @@ import pytest
 from poolgate.config import load_config
 from poolgate.pool.clock import FakeClock
 from poolgate.pool.scheduler import Scheduler
-from poolgate.pool.state import MemoryState, SharedState
+from poolgate.pool.state import MemoryState, SharedState, View
 from poolgate.pool.state_redis import RedisState
 from poolgate.store.models import API_KEY, Account, Cooldown
 from poolgate.upstream.base import UpstreamFailure
@@ -89,6 +89,20 @@ async def test_a_pick_reads_only_its_accounts_and_expired_cooldowns_are_swept(ha
     assert (await state.cooldowns_for(["a1"], FLASH, now + 602))["a1"].reason == "again"
     assert await state.clear_cooldowns(["a1"]) == ["a1"]
     assert await state.cooldowns_for(["a1"], FLASH, now + 602) == {}
+
+
+async def test_a_lookup_reads_cooldowns_and_the_binding_together(handles: Handles) -> None:
+    state = handles()
+    now = time.time()
+    await state.set_cooldown(Cooldown("a1", FLASH, now + 30, "429", "rate_limit", since=now))
+    await state.bind("conv", "a2", now + 60)
+    view = await state.lookup(["a1", "a2"], FLASH, "conv", now)
+    assert set(view.cooldowns) == {f"a1:{FLASH}"} and (view.bound, view.bound_until) == ("a2", now + 60)
+    assert (await state.lookup(["a1"], FLASH, "", now)).bound is None
+    assert (await state.lookup(["a1"], FLASH, "other", now)).bound is None
+    later = await state.lookup(["a1", "a2"], FLASH, "conv", now + 61)
+    assert later.cooldowns == {} and later.bound is None
+    assert await state.lookup([], "", "", now) == View()
 
 
 async def test_failure_counts_add_up_and_reset(handles: Handles) -> None:

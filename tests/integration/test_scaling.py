@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import redis
 
 from tests.conftest import Gateway, Simulator
 from tests.servers import PgCluster, Postgres, Redis, free_port, start_redis, stop_process
@@ -162,3 +163,41 @@ def test_a_database_outage_loses_no_request_log_rows(make_gateway: Any) -> None:
         assert output.count("request log cannot be written") == 1 and "request log written again" in output
     finally:
         cluster.remove()
+
+
+def redis_calls(client: redis.Redis) -> dict[str, int]:
+    stats: dict[str, Any] = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(entry["calls"]) for name, entry in stats.items()}
+
+
+def test_a_request_costs_the_shared_redis_few_commands_and_its_success_is_recorded_after_the_answer(
+    make_gateway: Any, simulator: Simulator
+) -> None:
+    # Every command is a round trip from every instance: a pick reads its accounts' cooldowns and the
+    # conversation's binding at once, rewrites the binding only once a minute, and tells Redis of the
+    # success (failure counts cleared) after the answer has gone. Before: five commands per request,
+    # two of them reading every cooldown of every account.
+    port = free_port()
+    server = start_redis(port)
+    try:
+        gw: Gateway = make_gateway(env={"POOLGATE_STORE__REDIS_URL": f"redis://127.0.0.1:{port}/0"})
+        gw.add_key(KEY_A, "a")
+        gw.start()
+        client = redis.Redis(port=port)
+        assert chat(gw).status_code == 200  # binds the conversation
+        before = redis_calls(client)
+        for _ in range(20):
+            assert chat(gw).status_code == 200
+        after = redis_calls(client)
+        spent = {name: after.get(name, 0) - before.get(name, 0) for name in after}
+        spent["info"] -= 1
+        assert spent.get("hgetall", 0) == 0
+        assert sum(spent.values()) <= 20 * 3 + 2, spent
+
+        # A failed attempt is counted; the success that follows clears the count, once it has answered.
+        simulator.script(KEY_A, {"status": 500, "message": "backend error"}, {"text": "second try"})
+        answer = chat(gw)
+        assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"] == "second try"
+        poll(lambda: not client.keys("poolgate:fail:*"), "the failure count to be cleared", 10)
+    finally:
+        stop_process(server)

@@ -16,7 +16,7 @@ from poolgate.config import SchedulingConfig
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.pool.classify import COOLING, MISSING, PARKED, Classifier, Decision, Scope
 from poolgate.pool.clock import Clock
-from poolgate.pool.state import SharedState
+from poolgate.pool.state import SharedState, View
 from poolgate.store.models import ACTIVE, Account, Cooldown
 from poolgate.upstream.base import UpstreamFailure
 
@@ -31,10 +31,17 @@ PersistHook = Callable[[list[Cooldown], list[str]], None]
 StateHook = Callable[[Account], None]
 
 
+# A binding is written again only when it is older than this, not at every pick of its conversation:
+# on Redis that is a write per request saved, and the binding's end moves by at most this much.
+BIND_REFRESH_SECONDS = 60.0
+
+
 @dataclass(frozen=True, slots=True)
 class Pick:
     account: Account
     wait: float = 0.0
+    # Whether the account had a cooldown for the model when picked; without one, a success has none to clear.
+    cooled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +146,9 @@ class Scheduler:
         usable = [a for a in self._accounts if a.usable]
         if not usable:
             raise self._no_usable()
-        cooldowns = await self.state.cooldowns_for([a.id for a in usable], model, now)
+        sticky = bool(session_key) and self.config.mode != "performance_first"
+        view = await self.state.lookup([a.id for a in usable], model, session_key if sticky else "", now)
+        cooldowns = view.cooldowns
         blocked: dict[str, Cooldown] = {}
         if not cooldowns:  # the usual case: nothing cools, so every usable account not excluded is free
             free = [acc for acc in usable if acc.id not in exclude] if exclude else usable
@@ -152,16 +161,14 @@ class Scheduler:
                 elif acc.id not in exclude:
                     free.append(acc)
 
-        sticky = bool(session_key) and self.config.mode != "performance_first"
-        if sticky:
-            bound_id = await self.state.binding(session_key, now)
-            bound = next((a for a in usable if a.id == bound_id and a.id not in exclude), None)
+        if sticky and view.bound is not None:
+            bound = next((a for a in usable if a.id == view.bound and a.id not in exclude), None)
             if bound is not None:
                 blocker = blocked.get(bound.id)
                 if blocker is None and bound.id not in avoid:
-                    return await self._take(bound, session_key, now)
+                    return await self._take(bound, session_key, now, view, model)
                 if blocker is not None and may_wait and self._may_wait(blocker, now, deadline):
-                    return await self._take(bound, session_key, now, wait=blocker.until - now)
+                    return await self._take(bound, session_key, now, view, model, wait=blocker.until - now)
 
         if not free:
             # Excluded accounts cannot serve this call at all (an OAuth account asked to embed): the
@@ -171,7 +178,7 @@ class Scheduler:
                 raise self._all_blocked(model, considered, blocked, now)
             return None
         chosen = min(free, key=lambda a: self._order_key(a, model, avoid))
-        return await self._take(chosen, session_key if sticky else "", now)
+        return await self._take(chosen, session_key if sticky else "", now, view, model)
 
     def _may_wait(self, blocker: Cooldown, now: float, deadline: float) -> bool:
         """cache_first keeps a conversation's account when it frees up soon enough for this request."""
@@ -180,11 +187,16 @@ class Scheduler:
         wait = blocker.until - now
         return wait <= self.config.max_wait_seconds and (not deadline or now + wait < deadline)
 
-    async def _take(self, account: Account, session_key: str, now: float, wait: float = 0.0) -> Pick:
+    async def _take(
+        self, account: Account, session_key: str, now: float, view: View, model: str, wait: float = 0.0
+    ) -> Pick:
         account.last_used_at = now + wait
-        if session_key:
-            await self.state.bind(session_key, account.id, now + self.config.session_ttl_seconds)
-        return Pick(account, wait)
+        until = now + self.config.session_ttl_seconds
+        if session_key and not (view.bound == account.id and view.bound_until > until - BIND_REFRESH_SECONDS):
+            await self.state.bind(session_key, account.id, until)
+        cooldowns = view.cooldowns
+        cooled = bool(cooldowns) and (account.id in cooldowns or f"{account.id}:{model}" in cooldowns)
+        return Pick(account, wait, cooled)
 
     # -- final answers
     def _no_usable(self) -> GatewayError:
@@ -246,10 +258,13 @@ class Scheduler:
         await self.report_failure(account, model, decision, session_key)
         return decision
 
-    async def report_success(self, account: Account, model: str, started: float = 0.0) -> None:
-        """A success clears its scope: the account and account × model cooldowns set before it started."""
+    async def report_success(self, account: Account, model: str, started: float = 0.0, cooled: bool = True) -> None:
+        """A success clears its scope: the account and account × model cooldowns set before it started.
+
+        `cooled` False: the pick saw none for this account, so any there now came after the start.
+        """
         now = self.clock.now()
-        current = await self.state.cooldowns_for((account.id,), model, now)
+        current = await self.state.cooldowns_for((account.id,), model, now) if cooled else {}
         scoped = f"{account.id}:{model}"
         keys = (
             [k for k in (account.id, scoped) if k in current and (not started or current[k].since <= started)]

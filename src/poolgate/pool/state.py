@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from poolgate.store.models import Cooldown
@@ -20,6 +21,15 @@ MAX_TRACKED_ADDRESSES = 10_000
 # the sweep only keeps a client that sprays unknown model names (one cooldown per account and name)
 # from growing the table for longer than the cooldowns last.
 SWEEP_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What a pick reads: the cooldowns that can block its accounts, and its session's binding."""
+
+    cooldowns: dict[str, Cooldown] = field(default_factory=dict)
+    bound: str | None = None  # the bound account's id, while the binding holds
+    bound_until: float = 0.0
 
 
 def cooldown_keys(account_ids: Iterable[str], model: str) -> list[str]:
@@ -39,6 +49,10 @@ class SharedState(Protocol):
 
     async def cooldowns_for(self, account_ids: Iterable[str], model: str, now: float) -> dict[str, Cooldown]:
         """The running cooldowns that can block these accounts from `model` (per request: O(accounts))."""
+        ...
+
+    async def lookup(self, account_ids: Iterable[str], model: str, session: str, now: float) -> View:
+        """`cooldowns_for` and the session's binding (none for an empty session): one round trip on Redis."""
         ...
 
     async def set_cooldown(self, cooldown: Cooldown) -> None: ...
@@ -90,6 +104,9 @@ class MemoryState:
         return self._cooldowns
 
     async def cooldowns_for(self, account_ids: Iterable[str], model: str, now: float) -> dict[str, Cooldown]:
+        return self._cooldowns_for(account_ids, model, now)
+
+    def _cooldowns_for(self, account_ids: Iterable[str], model: str, now: float) -> dict[str, Cooldown]:
         current = self._cooldowns
         if not current:
             return {}
@@ -101,6 +118,13 @@ class MemoryState:
             if cooldown is not None and cooldown.until > now:
                 found[key] = cooldown
         return found
+
+    async def lookup(self, account_ids: Iterable[str], model: str, session: str, now: float) -> View:
+        cooldowns = self._cooldowns_for(account_ids, model, now)
+        entry = self._bindings.get(session) if session else None
+        if entry is None or entry[1] <= now:
+            return View(cooldowns)
+        return View(cooldowns, entry[0], entry[1])
 
     async def set_cooldown(self, cooldown: Cooldown) -> None:
         self._cooldowns[cooldown.key] = cooldown

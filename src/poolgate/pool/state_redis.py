@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.outages import Outage
-from poolgate.pool.state import FAILURE_MEMORY_SECONDS, SWEEP_SECONDS, cooldown_keys
+from poolgate.pool.state import FAILURE_MEMORY_SECONDS, SWEEP_SECONDS, View, cooldown_keys
 from poolgate.store.models import Cooldown
 
 P = ParamSpec("P")
@@ -147,19 +147,36 @@ class RedisState:
 
     @_guarded
     async def cooldowns_for(self, account_ids: Iterable[str], model: str, now: float) -> dict[str, Cooldown]:
+        return (await self._lookup(account_ids, model, "", now)).cooldowns
+
+    @_guarded
+    async def lookup(self, account_ids: Iterable[str], model: str, session: str, now: float) -> View:
+        return await self._lookup(account_ids, model, session, now)
+
+    async def _lookup(self, account_ids: Iterable[str], model: str, session: str, now: float) -> View:
         keys = cooldown_keys(account_ids, model)
         if now >= self._next_sweep:
             self._next_sweep = now + SWEEP_SECONDS
             await self._sweep(keys=[self._cooldowns_key, self._until_key], args=[repr(now)])
-        if not keys:
-            return {}
+        if not keys and not session:
+            return View()
+        # One round trip for both reads; no transaction: each read stands alone.
+        pipe = self.client.pipeline(transaction=False)
+        if keys:
+            pipe.hmget(self._cooldowns_key, keys)
+        if session:
+            pipe.get(self._bind_key(session))
+        answers = await pipe.execute()
         found: dict[str, Cooldown] = {}
-        for key, value in zip(keys, await self.client.hmget(self._cooldowns_key, keys), strict=True):
+        for key, value in zip(keys, answers[0] if keys else [], strict=True):
             if value is not None:
                 cooldown = _decode(value)
                 if cooldown.until > now:
                     found[key] = cooldown
-        return found
+        if not session or answers[-1] is None:
+            return View(found)
+        until, _, account_id = _text(answers[-1]).partition("|")
+        return View(found, account_id, float(until)) if float(until) > now else View(found)
 
     @_guarded
     async def set_cooldown(self, cooldown: Cooldown) -> None:

@@ -270,6 +270,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                 # The body is read before the watcher starts so the two never compete for receive().
                 await req.body(body_limit)
                 watcher = DisconnectWatch(receive, svc.gateway.timers)
+                ctx.after_send = []
             response = await route.handler(req, ctx, svc)
         except GatewayError as err:
             response = _error_response(err, protocol, ctx, svc)
@@ -335,6 +336,8 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
             if route is not None and route.logged:
                 svc.monitor.put(ctx)
                 svc.metrics.observe(ctx, time.perf_counter() - ctx.started)
+        if ctx.after_send:
+            await _after_send(ctx.after_send, request_id)
 
     async def lifespan(receive: Receive, send: Send) -> None:
         while True:
@@ -346,6 +349,16 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                 return
 
     return app
+
+
+async def _after_send(jobs: list[Callable[[], Awaitable[None]]], request_id: str) -> None:
+    for job in jobs:
+        try:
+            await job()
+        except GatewayError:
+            pass  # shared state unreachable: its own outage log says so, once per interval
+        except Exception:
+            log.exception("request %s: bookkeeping after the answer failed", request_id)
 
 
 def _protocol_for_path(path: str) -> str:
