@@ -97,10 +97,11 @@ class Gateway:
     process: subprocess.Popen[str] | None = None
     log_path: Path | None = None
     extra_args: list[str] = field(default_factory=list)
+    ca_file: str = ""  # set for a gateway that serves HTTPS with a certificate this file vouches for
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca_file else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def v1(self) -> str:
@@ -151,7 +152,10 @@ class Gateway:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gateway exited:\n{self.output()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code in (200, 401):
+                if httpx.get(f"{self.base_url}/healthz", timeout=1, verify=self.ca_file or True).status_code in (
+                    200,
+                    401,
+                ):
                     # The banner is printed just after the port opens; tests read it, so wait for its last line.
                     if "accounts: " in self.output():
                         return self

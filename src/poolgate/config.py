@@ -30,6 +30,8 @@ class ProxyConfig:
     request_timeout: float = 600.0
     keepalive_seconds: float = 15.0
     client_idle_seconds: float = 60.0
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,10 @@ class Config:
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.proxy.tls_cert_file else "http"
 
     @property
     def bind_host(self) -> str:
@@ -219,6 +225,8 @@ def load_config(toml_text: str = "", environ: Mapping[str, str] | None = None) -
         raise ConfigError("proxy.port: expected 1-65535")
     if config.scheduling.max_attempts < 1:
         raise ConfigError("scheduling.max_attempts: expected at least 1")
+    if bool(config.proxy.tls_cert_file) != bool(config.proxy.tls_key_file):
+        raise ConfigError("proxy.tls_cert_file and proxy.tls_key_file: set both to serve HTTPS, or neither")
     unknown = [p for p in config.scheduling.prefer if p not in ("priority", "tier", "quota")]
     if unknown:
         raise ConfigError(

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Callable
@@ -51,12 +52,26 @@ def serve(
     except ImportError:  # pragma: no cover - platforms without uvloop
         pass
     try:
+        tls = tls_context(cfg)
+    except (OSError, ssl.SSLError) as exc:
+        typer.echo(f"cannot serve HTTPS: {exc}; check proxy.tls_cert_file and proxy.tls_key_file", err=True)
+        raise typer.Exit(1) from None
+    try:
         sockets = listen_sockets(cfg.bind_host, cfg.proxy.port)
     except OSError as exc:
         typer.echo(bind_error(cfg.bind_host, cfg.proxy.port, exc), err=True)
         raise typer.Exit(1) from None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(cfg, ctx.data_dir, demo, lambda: _reread(ctx.config_path, host, port), sockets))
+        asyncio.run(_serve(cfg, ctx.data_dir, demo, lambda: _reread(ctx.config_path, host, port), sockets, tls))
+
+
+def tls_context(cfg: Config) -> ssl.SSLContext | None:
+    """The server's TLS context when a certificate is configured; loaded here so a bad file is a sentence."""
+    if not cfg.proxy.tls_cert_file:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cfg.proxy.tls_cert_file, cfg.proxy.tls_key_file)
+    return context
 
 
 def listen_sockets(host: str, port: int) -> list[socket.socket]:
@@ -119,6 +134,7 @@ async def _serve(
     demo: bool,
     reread: Callable[[], Config] | None = None,
     sockets: list[socket.socket] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
     # Imported here so the other CLI commands start fast: they need neither the server nor aiohttp.
     import uvicorn
@@ -138,20 +154,22 @@ async def _serve(
             svc.config_loader = reread
             app = create_app(svc)
             tune_for_serving()
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    app,
-                    host=cfg.bind_host,
-                    port=cfg.proxy.port,
-                    loop="none",
-                    http="httptools",
-                    ws="none",
-                    lifespan="off",
-                    log_level="warning",
-                    access_log=False,
-                    timeout_keep_alive=75,
-                )
+            config = uvicorn.Config(
+                app,
+                host=cfg.bind_host,
+                port=cfg.proxy.port,
+                loop="none",
+                http="httptools",
+                ws="none",
+                lifespan="off",
+                log_level="warning",
+                access_log=False,
+                timeout_keep_alive=75,
             )
+            config.load()
+            # uvicorn builds its context from file names alone; ours was checked before the port was taken.
+            config.ssl = tls
+            server = uvicorn.Server(config)
             if sockets is not None:
                 # The port is already ours, so the banner can come first: whoever sees /healthz answer
                 # (scripts, the tests) then always finds it printed.
@@ -195,7 +213,7 @@ def _keep_alive_for_cleanup() -> None:
 def _banner(svc: Services, cfg: Config, demo: bool) -> None:
     host = cfg.bind_host
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    base = f"http://{shown}:{cfg.proxy.port}"
+    base = f"{cfg.scheme}://{shown}:{cfg.proxy.port}"
     mode = cfg.effective_auth_mode
     print(f"poolgate listening on {base}  (OpenAI base URL: {base}/v1)")
     if mode == "off":

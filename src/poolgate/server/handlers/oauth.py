@@ -43,7 +43,7 @@ async def _body(req: Request, svc: Services) -> dict[str, object]:
 
 def _default_redirect(req: Request, svc: Services) -> str:
     host = req.headers.get("host") or f"127.0.0.1:{svc.config.proxy.port}"
-    scheme = req.headers.get("x-forwarded-proto", "http")
+    scheme = req.headers.get("x-forwarded-proto") or str(req.scope.get("scheme") or "http")
     return f"{scheme}://{host}{CALLBACK_PATH}"
 
 
