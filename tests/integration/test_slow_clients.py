@@ -89,42 +89,57 @@ def logged(gw: Gateway, marker: str) -> list[tuple[int, str]]:
         ).fetchall()
 
 
+def ask_and_read_nothing(gw: Gateway, marker: str, stream: bool) -> socket.socket:
+    """Send a chat request, read the status line, then nothing more, keeping the connection open."""
+    chat = {"model": "gemini-2.5-flash", "stream": stream, "messages": [{"role": "user", "content": marker}]}
+    body = orjson.dumps(chat)
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", gw.port))
+    sock.sendall(head + body)
+    assert sock.recv(1024).startswith(b"HTTP/1.1 200")
+    return sock
+
+
+def drained_after_close(sock: socket.socket) -> int:
+    """The gateway closed the connection: what the kernel held is all that is left to read."""
+    sock.settimeout(10)
+    received = 0
+    while data := sock.recv(1 << 20):
+        received += len(data)
+    return received
+
+
 def test_a_stream_nobody_reads_is_dropped_and_its_upstream_call_ended(
     gw: Gateway, simulator_process: Simulator
 ) -> None:
     # 8 MB over 8 s: more than the kernel's buffers hold, so the gateway's writes must wait for the reader.
     simulator_process.script(KEY, {"text": "x" * 8_000_000, "chunks": 400, "chunk_delay": 0.02})
-    body = orjson.dumps(
-        {"model": "gemini-2.5-flash", "stream": True, "messages": [{"role": "user", "content": "unread"}]}
-    )
-    head = (
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect(("127.0.0.1", gw.port))
-        sock.sendall(head + body)
-        assert sock.recv(1024).startswith(b"HTTP/1.1 200")
-        # ... and read no more, keeping the connection open.
-        rows = poll(lambda: logged(gw, "unread"), "the unread stream to be dropped and logged", 30)
-        status, error = rows[0]
+    with ask_and_read_nothing(gw, "unread stream", stream=True) as sock:
+        [(status, error)] = poll(lambda: logged(gw, "unread stream"), "the unread stream to be dropped", 30)
         assert status == 499 and "stopped reading" in error
         poll(
             lambda: [
                 d
                 for d in httpx.get(f"{simulator_process.url}/_sim/disconnects").json()["disconnects"]
-                if "unread" in str(d)
+                if "unread stream" in str(d)
             ],
             "the upstream call to be ended",
             10,
         )
-        # The gateway closed the connection: what the kernel held is all that is left to read.
-        sock.settimeout(10)
-        received = 0
-        while data := sock.recv(1 << 20):
-            received += len(data)
-        assert received < 8_000_000
+        assert drained_after_close(sock) < 8_000_000
+
+
+def test_a_large_answer_nobody_reads_is_dropped(gw: Gateway, simulator_process: Simulator) -> None:
+    simulator_process.script(KEY, {"text": "y" * 8_000_000})
+    with ask_and_read_nothing(gw, "unread answer", stream=False) as sock:
+        [(status, error)] = poll(lambda: logged(gw, "unread answer"), "the unread answer to be dropped", 30)
+        assert status == 499 and "stopped reading" in error
+        assert drained_after_close(sock) < 8_000_000
 
 
 def test_a_silent_upstream_is_not_a_stalled_client(gw: Gateway, simulator_process: Simulator) -> None:

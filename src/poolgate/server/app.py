@@ -319,7 +319,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
             else:
                 if response.status >= 400 and not ctx.error:
                     ctx.error = response.body[:2000].decode("utf-8", "replace")
-                await send_response(send, response)
+                await send_response(send, response, client_idle)
         except ClientStalled as exc:
             # Returning leaves the response incomplete, so uvicorn closes the connection (with a log line).
             log.warning("%s %s (request %s): dropped, %s", req.method, req.path, request_id, exc)

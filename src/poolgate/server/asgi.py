@@ -123,18 +123,36 @@ def json_response(obj: Any, status: int = 200, headers: Headers | None = None) -
     return Response(status, orjson.dumps(obj), headers or [])
 
 
-async def send_response(send: Send, response: Response) -> None:
+class ClientStalled(Exception):
+    """The client stopped reading an answer: one write waited longer than the stall limit."""
+
+
+# A body larger than this goes out in pieces of this size, so that a client that stops reading it can
+# be told from a slow one: each piece must be taken within the stall limit, not the whole body.
+WRITE_PIECE = 256 * 1024
+
+
+async def send_response(send: Send, response: Response, stall_after: float = 0.0) -> None:
+    """Write a whole response; ClientStalled when a large body's piece waits `stall_after` s (0: never)."""
+    body = response.body
     headers = [
         (b"content-type", response.media_type),
-        (b"content-length", str(len(response.body)).encode()),
+        (b"content-length", str(len(body)).encode()),
         *response.headers,
     ]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    await send({"type": "http.response.body", "body": response.body})
-
-
-class ClientStalled(Exception):
-    """The client stopped reading a stream: one write waited longer than the stall limit."""
+    if not stall_after or len(body) <= WRITE_PIECE:
+        await send({"type": "http.response.body", "body": body})
+        return
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(stall_after) as limit:
+            for start in range(0, len(body), WRITE_PIECE):
+                end = start + WRITE_PIECE
+                await send({"type": "http.response.body", "body": body[start:end], "more_body": end < len(body)})
+                limit.reschedule(loop.time() + stall_after)
+    except TimeoutError:
+        raise ClientStalled(f"the client read nothing for {stall_after:g} s") from None
 
 
 class _StreamClock:
