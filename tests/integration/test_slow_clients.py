@@ -150,3 +150,39 @@ def test_a_silent_upstream_is_not_a_stalled_client(gw: Gateway, simulator_proces
         text = "".join(r.iter_text())
     assert time.monotonic() - started > 2.5, "the upstream was silent for longer than the limit"
     assert r.status_code == 200 and text.rstrip().endswith("data: [DONE]")
+
+
+def wait_closed(sock: socket.socket) -> bytes:
+    """What the server sent before closing (b"" if nothing); fails if it stays open for 10 s."""
+    sock.settimeout(10)
+    received = b""
+    while data := sock.recv(4096):
+        received += data
+    return received
+
+
+def test_connections_that_never_finish_their_headers_are_closed_with_a_408(gw: Gateway) -> None:
+    # uvicorn itself never times these out: each held a file descriptor for as long as the client liked.
+    with (
+        socket.create_connection(("127.0.0.1", gw.port)) as silent,
+        socket.create_connection(("127.0.0.1", gw.port)) as partial,
+    ):
+        partial.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        assert wait_closed(partial).startswith(b"HTTP/1.1 408")
+        assert wait_closed(silent).startswith(b"HTTP/1.1 408")
+
+
+def test_a_kept_alive_connection_may_idle_but_not_dawdle_over_its_next_headers(gw: Gateway) -> None:
+    chat = orjson.dumps({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "REPLY_WITH kept"}]})
+    request = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(chat)}\r\n\r\n"
+    ).encode() + chat
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as sock:
+        for _ in range(2):
+            sock.sendall(request)
+            answer = sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200") and b"kept" in answer
+            time.sleep(1.6)  # idle between requests, longer than the header limit: uvicorn's keep-alive rules
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\n")
+        assert wait_closed(sock).startswith(b"HTTP/1.1 408")

@@ -140,6 +140,7 @@ async def _serve(
     import uvicorn
 
     from poolgate.server.app import create_app
+    from poolgate.server.connections import GuardedProtocol, guard_headers
     from poolgate.server.gc_tuning import tune_for_serving
     from poolgate.services import build_services
 
@@ -159,7 +160,7 @@ async def _serve(
                 host=cfg.bind_host,
                 port=cfg.proxy.port,
                 loop="none",
-                http="httptools",
+                http=GuardedProtocol,
                 ws="none",
                 lifespan="off",
                 log_level="warning",
@@ -183,7 +184,16 @@ async def _serve(
                 raise SystemExit(1)
             if sockets is None:
                 _banner(svc, cfg, demo)
-            await task
+            guard = None
+            if cfg.proxy.client_idle_seconds > 0:
+                guard = asyncio.get_running_loop().create_task(
+                    guard_headers(server.server_state.connections, cfg.proxy.client_idle_seconds)
+                )
+            try:
+                await task
+            finally:
+                if guard is not None:
+                    guard.cancel()
     finally:
         if simulator is not None:
             await simulator.stop()
