@@ -427,6 +427,22 @@ the compiled code is several times larger than the bytecode it replaces; what pa
 loop costs on this path. The same effect explains why the in-process figure (~81 µs) is a third of
 the gap to the floor measured in the real server.
 
+Measured and rejected (2026-11-27): serving on CPython 3.13.0 instead of 3.11.7, the floor and poolgate
+on the same interpreter each time. Fourteen fresh pairs: poolgate's added median latency was 1.55× the
+floor's on 3.13 and 1.58× on 3.11 (medians of the per-start ratios, each spread 1.1–2.5), and its
+c=16 throughput 0.54 of the floor's on 3.13 against 0.61 on 3.11: nothing gained on latency, some
+lost on throughput.
+
+Measured, not adopted (2026-11-27): glibc's allocator with transparent huge pages for the gateway
+process (`PYTHONMALLOC=malloc`, `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`). Against the default it had
+the lower added latency in 10 of 14 fresh pairs (medians 1.69× against 2.04×, and 1.69× against
+1.87× the floor's, in two runs), but no lower CPU per request (1.79× and 1.91× against 1.89× and
+1.88×) and no higher c=16 throughput; each half alone was no better (glibc's allocator without huge
+pages: 2.00× against 1.84×, c=16 0.50 against 0.61; huge pages for glibc's own allocations only:
+2.18× against 1.93×). Both variables must be set before the interpreter starts, so adopting it means
+the gateway re-executing itself; with evidence this thin (a sign test of 10 in 14 is p ≈ 0.09) it
+stays a note.
+
 What is left is spread thin, and it is the number of distinct code paths more than any one of them.
 Counted with `sys.setprofile` in-process (upstream canned, so neither count includes aiohttp or
 uvicorn), one chat request makes 97 calls into 83 distinct functions of poolgate's own (116 into 96
