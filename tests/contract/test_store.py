@@ -217,21 +217,26 @@ def test_stored_responses(store: SqlStore) -> None:
     assert responses.delete("resp_2") and not responses.delete("resp_2")
 
 
-def test_migrations_run_once_even_when_instances_start_together(database_url: str, tmp_path: Path) -> None:
+def open_at_once(data_dir: Path, database_url: str = "", instances: int = 3) -> list[BaseException]:
+    """Open and close the store from several threads at the same moment; what they raised."""
     errors: list[BaseException] = []
 
     def open_store() -> None:
         try:
-            SqlStore.open(tmp_path, database_url).close()
-        except BaseException as exc:  # collected and asserted below
+            SqlStore.open(data_dir, database_url).close()
+        except BaseException as exc:  # collected for the caller to assert on
             errors.append(exc)
 
-    threads = [threading.Thread(target=open_store) for _ in range(3)]
+    threads = [threading.Thread(target=open_store) for _ in range(instances)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert errors == []
+    return errors
+
+
+def test_migrations_run_once_even_when_instances_start_together(database_url: str, tmp_path: Path) -> None:
+    assert open_at_once(tmp_path, database_url) == []
     store = SqlStore.open(tmp_path, database_url)
     try:
         with store.engine.connect() as conn:
@@ -247,18 +252,5 @@ def test_processes_opening_a_new_sqlite_file_at_once_all_start(tmp_path: Path) -
     # The gateway and the CLI (or two gateways) on a fresh data directory: each connection switches the
     # file to WAL, which SQLite refuses at once while another holds it. One in ~15 such starts failed.
     for round_ in range(40):
-        data_dir = tmp_path / str(round_)
-        errors: list[BaseException] = []
-
-        def open_store(where: Path = data_dir, errors: list[BaseException] = errors) -> None:
-            try:
-                SqlStore.open(where).close()
-            except BaseException as exc:  # collected and asserted below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=open_store) for _ in range(3)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        errors = open_at_once(tmp_path / str(round_))
         assert errors == [], f"round {round_}: {errors[0]!r}"

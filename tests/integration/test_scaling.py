@@ -97,15 +97,20 @@ def test_wrong_admin_passwords_count_across_instances(make_gateway: Any, redis_s
     assert get(second, "right-horse-battery", address="198.51.100.51").status_code == 200
 
 
+def gateway_on_redis(make_gateway: Any, port: int) -> Gateway:
+    """A started gateway with one key, its shared state in the Redis on `port`."""
+    gw: Gateway = make_gateway(env={"POOLGATE_STORE__REDIS_URL": f"redis://127.0.0.1:{port}/0"})
+    gw.add_key(KEY_A, "a")
+    return gw.start()
+
+
 def test_while_redis_is_down_requests_get_a_503_and_resume_after(make_gateway: Any, tmp_path: Path) -> None:
     # Without the shared cooldowns an instance could send traffic to an account another saw throttled,
     # so requests are refused in the client's protocol (not a 500 and a traceback each) until Redis is back.
     port = free_port()
     redis = start_redis(port)
     try:
-        gw: Gateway = make_gateway(env={"POOLGATE_STORE__REDIS_URL": f"redis://127.0.0.1:{port}/0"})
-        gw.add_key(KEY_A, "a")
-        gw.start()
+        gw = gateway_on_redis(make_gateway, port)
         assert chat(gw).status_code == 200
         stop_process(redis)
         down = chat(gw)
@@ -180,9 +185,7 @@ def test_a_request_costs_the_shared_redis_few_commands_and_its_success_is_record
     port = free_port()
     server = start_redis(port)
     try:
-        gw: Gateway = make_gateway(env={"POOLGATE_STORE__REDIS_URL": f"redis://127.0.0.1:{port}/0"})
-        gw.add_key(KEY_A, "a")
-        gw.start()
+        gw = gateway_on_redis(make_gateway, port)
         client = redis.Redis(port=port)
         assert chat(gw).status_code == 200  # binds the conversation
         before = redis_calls(client)
