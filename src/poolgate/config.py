@@ -30,6 +30,7 @@ class ProxyConfig:
     request_timeout: float = 600.0
     keepalive_seconds: float = 15.0
     client_idle_seconds: float = 60.0
+    shutdown_grace_seconds: float = 25.0
     tls_cert_file: str = ""
     tls_key_file: str = ""
 

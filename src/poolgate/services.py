@@ -68,6 +68,8 @@ class Services:
     _saved_last_used: dict[str, float] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
+    # True once the server has begun to shut down (set by `poolgate serve`).
+    stopping: Callable[[], bool] = lambda: False
     admin_lockout: AdminLockout = field(default_factory=lambda: AdminLockout(MemoryState()))
     # The config as loaded from file and environment; `config` is this plus live overrides from the store.
     base_config: Config | None = None

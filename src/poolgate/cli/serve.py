@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import math
 import os
 import signal
 import socket
@@ -166,11 +167,13 @@ async def _serve(
                 log_level="warning",
                 access_log=False,
                 timeout_keep_alive=75,
+                timeout_graceful_shutdown=max(1, math.ceil(cfg.proxy.shutdown_grace_seconds)),
             )
             config.load()
             # uvicorn builds its context from file names alone; ours was checked before the port was taken.
             config.ssl = tls
             server = uvicorn.Server(config)
+            svc.stopping = lambda: server.should_exit
             if sockets is not None:
                 # The port is already ours, so the banner can come first: whoever sees /healthz answer
                 # (scripts, the tests) then always finds it printed.
@@ -191,6 +194,11 @@ async def _serve(
                 )
             try:
                 await task
+                # uvicorn returns without awaiting the requests it cancelled at the end of the grace
+                # period; let them write their last bytes and log rows before the services close.
+                cut = [t for t in server.server_state.tasks if not t.done()]
+                if cut:
+                    await asyncio.wait(cut, timeout=5)
             finally:
                 if guard is not None:
                     guard.cancel()

@@ -20,12 +20,14 @@ from poolgate.protocols.gemini import errors as gemini_errors
 from poolgate.protocols.openai_chat import errors as openai_errors
 from poolgate.server import auth
 from poolgate.server.asgi import (
+    SHUTTING_DOWN,
     ClientStalled,
     Receive,
     Request,
     Response,
     Scope,
     Send,
+    ServerStopping,
     StreamResponse,
     json_response,
     send_response,
@@ -282,7 +284,12 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                     svc.monitor.put(ctx)
                     svc.metrics.observe(ctx, time.perf_counter() - ctx.started)
                 return
-            raise
+            task = asyncio.current_task()
+            if not svc.stopping() or task is None:
+                raise
+            # The shutdown's grace period is over: answer in the client's protocol instead of a cut.
+            task.uncancel()
+            response = _error_response(SHUTTING_DOWN, protocol, ctx, svc)
         except OperationalError as exc:
             # The database is away or locked (admin changes, stored responses): say so, without a traceback.
             log.warning("%s %s: the database cannot be reached: %s", req.method, req.path, str(exc).splitlines()[0])
@@ -311,15 +318,17 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
             if isinstance(response, StreamResponse) and route is not None and route.logged:
                 svc.metrics.stream_started()
                 try:
-                    await send_stream(send, response, client_idle)
+                    await send_stream(send, response, client_idle, svc.stopping)
                 finally:
                     svc.metrics.stream_ended()
             elif isinstance(response, StreamResponse):
-                await send_stream(send, response, client_idle)
+                await send_stream(send, response, client_idle, svc.stopping)
             else:
                 if response.status >= 400 and not ctx.error:
                     ctx.error = response.body[:2000].decode("utf-8", "replace")
                 await send_response(send, response, client_idle)
+        except ServerStopping as exc:
+            ctx.error = f"cut short: {exc}"
         except ClientStalled as exc:
             # Returning leaves the response incomplete, so uvicorn closes the connection (with a log line).
             log.warning("%s %s (request %s): dropped, %s", req.method, req.path, request_id, exc)

@@ -117,6 +117,17 @@ class StreamResponse:
     media_type: bytes = b"text/event-stream"
     keepalive: bytes = b""
     keepalive_interval: float = 15.0
+    # The protocol's in-stream error and end of stream, for a stream the gateway must cut (shutting down).
+    abort: Callable[[GatewayError], list[bytes]] | None = None
+
+
+class ServerStopping(Exception):
+    """A stream was ended early, with the protocol's error, because the gateway is shutting down."""
+
+
+SHUTTING_DOWN = GatewayError(
+    ErrorKind.NO_ACCOUNT, "The gateway is shutting down; try again.", retry_after=5.0, code="shutting_down"
+)
 
 
 def json_response(obj: Any, status: int = 200, headers: Headers | None = None) -> Response:
@@ -168,7 +179,9 @@ class _StreamClock:
         self.stalled = False
 
 
-async def send_stream(send: Send, response: StreamResponse, stall_after: float = 0.0) -> None:
+async def send_stream(
+    send: Send, response: StreamResponse, stall_after: float = 0.0, stopping: Callable[[], bool] | None = None
+) -> None:
     """Write a stream; during silences longer than the interval, write the protocol's keep-alive.
 
     Chunks are awaited and written directly; one watchdog task per stream handles the silences.
@@ -176,7 +189,9 @@ async def send_stream(send: Send, response: StreamResponse, stall_after: float =
     poolgate's streams about five times slower per chunk than a plain relay.) The same watchdog
     raises ClientStalled in the writer when one write waits `stall_after` seconds (0: never) for a
     client that stopped reading but keeps its connection, which would otherwise hold the upstream
-    call and its account for as long as the client stays.
+    call and its account for as long as the client stays. When the server cancels the writer while
+    `stopping()` (the shutdown's grace period is over), the stream ends with `response.abort`'s error
+    instead of being cut, and ServerStopping is raised once it has been written.
     """
     headers = [
         (b"content-type", response.media_type),
@@ -190,6 +205,7 @@ async def send_stream(send: Send, response: StreamResponse, stall_after: float =
     clock = _StreamClock(loop.time())
     watchdog: asyncio.Task[None] | None = None
     writer = asyncio.current_task()
+    aborted = False
     if response.keepalive or stall_after:
         watchdog = loop.create_task(_watch(send, response, clock, writer, stall_after))
     try:
@@ -198,10 +214,15 @@ async def send_stream(send: Send, response: StreamResponse, stall_after: float =
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             clock.sending = 0.0
     except asyncio.CancelledError:
-        if not clock.stalled or writer is None:
+        if writer is None:
+            raise
+        if clock.stalled:
+            writer.uncancel()
+            raise ClientStalled(f"the client read nothing for {stall_after:g} s") from None
+        if stopping is None or not stopping() or response.abort is None:
             raise
         writer.uncancel()
-        raise ClientStalled(f"the client read nothing for {stall_after:g} s") from None
+        aborted = True
     finally:
         clock.done = True
         if watchdog is not None:
@@ -212,7 +233,12 @@ async def send_stream(send: Send, response: StreamResponse, stall_after: float =
         if aclose is not None:
             with contextlib.suppress(Exception):
                 await aclose()
+    if aborted and response.abort is not None:
+        for chunk in response.abort(SHUTTING_DOWN):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+    if aborted:
+        raise ServerStopping(SHUTTING_DOWN.message)
 
 
 async def _watch(

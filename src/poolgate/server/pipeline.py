@@ -144,6 +144,7 @@ async def answer_stream(
         media_type=encoder.media_type.encode(),
         keepalive=encoder.keepalive,
         keepalive_interval=interval,
+        abort=encoder.fail,
     )
 
 
