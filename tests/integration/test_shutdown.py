@@ -22,7 +22,9 @@ KEY = "key-shutdown-000001"
 
 
 def test_a_stop_cuts_long_requests_after_the_grace_period_cleanly(make_gateway: Any, simulator: Simulator) -> None:
-    gw: Gateway = make_gateway(env={"POOLGATE_PROXY__SHUTDOWN_GRACE_SECONDS": "1"})
+    gw: Gateway = make_gateway(
+        env={"POOLGATE_PROXY__SHUTDOWN_GRACE_SECONDS": "1", "POOLGATE_PROXY__ADMIN_PASSWORD": "admin-pw"}
+    )
     gw.add_key(KEY, "s")
     gw.start()
     simulator.script(KEY, {"text": "one two three four five six", "chunks": 6, "chunk_delay": 4}, {"delay": 30})
@@ -38,7 +40,16 @@ def test_a_stop_cuts_long_requests_after_the_grace_period_cleanly(make_gateway: 
         chat = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "long wait"}]}
         waited.append(httpx.post(f"{gw.v1}/chat/completions", json=chat, timeout=60))
 
-    threads = [threading.Thread(target=stream), threading.Thread(target=wait)]
+    fed: list[str] = []
+
+    def feed() -> None:
+        # The admin UI's live log: a stream that only ends when its reader leaves.
+        headers = {"authorization": "Bearer admin-pw"}
+        with httpx.stream("GET", f"{gw.base_url}/api/logs/stream", headers=headers, timeout=60) as r:
+            fed.extend(r.iter_lines())
+
+    threads = [threading.Thread(target=stream), threading.Thread(target=wait), threading.Thread(target=feed)]
+    threads[2].start()
     threads[0].start()
     time.sleep(1.0)  # the stream has begun
     threads[1].start()
@@ -60,4 +71,5 @@ def test_a_stop_cuts_long_requests_after_the_grace_period_cleanly(make_gateway: 
     with sqlite3.connect(gw.data_dir / "poolgate.db") as db:
         rows = dict(db.execute("SELECT status, error FROM request_logs").fetchall())
     assert set(rows) == {200, 503} and "shutting down" in rows[200] and "shutting down" in rows[503]
+    assert fed[0] == "retry: 2000"  # it was open, and it was ended rather than cut
     assert "Traceback" not in gw.output()

@@ -190,8 +190,8 @@ async def send_stream(
     raises ClientStalled in the writer when one write waits `stall_after` seconds (0: never) for a
     client that stopped reading but keeps its connection, which would otherwise hold the upstream
     call and its account for as long as the client stays. When the server cancels the writer while
-    `stopping()` (the shutdown's grace period is over), the stream ends with `response.abort`'s error
-    instead of being cut, and ServerStopping is raised once it has been written.
+    `stopping()` (the shutdown's grace period is over), the stream ends properly, after
+    `response.abort`'s error if it has one, and ServerStopping is raised once that has been written.
     """
     headers = [
         (b"content-type", response.media_type),
@@ -219,7 +219,7 @@ async def send_stream(
         if clock.stalled:
             writer.uncancel()
             raise ClientStalled(f"the client read nothing for {stall_after:g} s") from None
-        if stopping is None or not stopping() or response.abort is None:
+        if stopping is None or not stopping():
             raise
         writer.uncancel()
         aborted = True
