@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import openai
+import orjson
 import pytest
 
 from tests.conftest import Gateway, Simulator
@@ -85,6 +86,24 @@ def test_pcm_style_and_a_gemini_voice(client: openai.OpenAI, simulator_process: 
     assert body["generationConfig"]["speechConfig"]["voiceConfig"]["prebuiltVoiceConfig"]["voiceName"] == "Kore"
 
 
+def test_the_speech_stream_carries_the_same_audio_as_delta_events(client: openai.OpenAI) -> None:
+    # stream_format "sse" (gpt-4o-mini-tts): speech.audio.delta events with base64 pieces of the encoded
+    # audio, then speech.audio.done with the usage. Gemini speaks the text in one answer, so the events
+    # follow it; joined, they are the very bytes the plain request gets.
+    text = "A sentence long enough to be sent as more than one piece of audio. " * 12
+    whole = client.audio.speech.create(model="gpt-4o-mini-tts", voice="coral", input=text).read()
+    with client.audio.speech.with_streaming_response.create(
+        model="gpt-4o-mini-tts", voice="coral", input=text, stream_format="sse"
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [orjson.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+    kinds = [e["type"] for e in events]
+    assert kinds[-1] == "speech.audio.done" and set(kinds[:-1]) == {"speech.audio.delta"} and len(kinds) > 2
+    assert b"".join(base64.b64decode(e["audio"]) for e in events[:-1]) == whole
+    usage = events[-1]["usage"]
+    assert usage["input_tokens"] > 0 and usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+
+
 @pytest.mark.parametrize(
     ("body", "param"),
     [
@@ -93,6 +112,7 @@ def test_pcm_style_and_a_gemini_voice(client: openai.OpenAI, simulator_process: 
         ({"model": "tts-1", "input": "x"}, "voice"),
         ({"model": "tts-1", "voice": "alloy", "input": "x" * 4097}, "input"),
         ({"model": "tts-1", "voice": "alloy", "input": "x", "speed": 9}, "speed"),
+        ({"model": "tts-1", "voice": "alloy", "input": "x", "stream_format": "chunks"}, "stream_format"),
     ],
 )
 def test_bad_bodies_are_named(gw: Gateway, body: dict[str, Any], param: str) -> None:

@@ -17,8 +17,9 @@ from typing import Any, Final
 import lameenc
 
 from poolgate.errors import ErrorKind, GatewayError, invalid
+from poolgate.hub.events import Usage
 from poolgate.hub.types import JSON, GenerateContentRequest
-from poolgate.protocols import fields
+from poolgate.protocols import fields, sse
 
 MAX_INPUT: Final = 4096
 FORMATS: Final = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm"}
@@ -58,6 +59,7 @@ class SpeechRequest:
     voice: str  # a Gemini voice name
     response_format: str = "mp3"
     style: str = ""
+    sse: bool = False  # `stream_format: "sse"`: the audio as speech.audio.delta events
 
 
 def parse(body: dict[str, Any]) -> SpeechRequest:
@@ -80,15 +82,16 @@ def parse(body: dict[str, Any]) -> SpeechRequest:
         )
     if response_format not in FORMATS:
         raise invalid("'response_format' must be mp3, wav or pcm.", "response_format")
-    if fields.opt_str(body, "stream_format") == "sse":
-        raise invalid("'stream_format' sse is not available; the audio comes back whole.", "stream_format")
+    stream_format = fields.opt_str(body, "stream_format") or "audio"
+    if stream_format not in ("audio", "sse"):
+        raise invalid("'stream_format' must be audio or sse.", "stream_format")
     style = (fields.opt_str(body, "instructions") or "").strip()
     speed = fields.opt_number(body, "speed", lo=0.25, hi=4.0)
     if speed is not None and abs(speed - 1.0) > 0.05:
         # Gemini's voices take their pace from the prompt, not from a parameter.
         pace = f"speak at about {speed:g} times the normal speed"
         style = f"{style.rstrip('.')}; {pace}" if style else pace.capitalize()
-    return SpeechRequest(model, text, voice, response_format, style)
+    return SpeechRequest(model, text, voice, response_format, style, stream_format == "sse")
 
 
 def _voice(name: str) -> str:
@@ -147,3 +150,23 @@ def encoded(request: SpeechRequest, pcm: bytes, rate: int) -> bytes:
     if request.response_format == "mp3":
         return mp3(pcm, rate)
     return wav(pcm, rate) if request.response_format == "wav" else pcm
+
+
+# Audio bytes per speech.audio.delta event: a quarter of a second of 64 kbit/s MP3 is 2 KB; this keeps
+# events few without making any one of them large.
+SSE_PIECE = 16 * 1024
+
+
+def sse_events(audio: bytes, usage: Usage | None) -> list[bytes]:
+    """OpenAI's speech stream: the encoded audio in order as base64 deltas, then `speech.audio.done`."""
+    out = [
+        sse.data({"type": "speech.audio.delta", "audio": base64.b64encode(audio[i : i + SSE_PIECE]).decode()})
+        for i in range(0, len(audio), SSE_PIECE)
+    ]
+    counts = {
+        "input_tokens": usage.prompt_tokens if usage else 0,
+        "output_tokens": usage.completion_tokens if usage else 0,
+        "total_tokens": usage.total_tokens if usage else 0,
+    }
+    out.append(sse.data({"type": "speech.audio.done", "usage": counts}))
+    return out

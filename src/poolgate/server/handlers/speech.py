@@ -1,19 +1,20 @@
-"""OpenAI text to speech: `/v1/audio/speech` on Gemini's TTS models, answered as MP3, WAV or raw PCM."""
+"""OpenAI text to speech: `/v1/audio/speech` on Gemini's TTS models, answered as MP3, WAV or raw PCM, whole or as SSE."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 from poolgate.gateway import RequestContext
 from poolgate.hub.events import usage_from
 from poolgate.protocols import openai_speech as speech
 from poolgate.server import pipeline
-from poolgate.server.asgi import Request, Response
+from poolgate.server.asgi import Request, Response, StreamResponse
 from poolgate.server.handlers.openai import read_body
 from poolgate.services import Services
 
 
-async def create(req: Request, ctx: RequestContext, svc: Services) -> Response:
+async def create(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
     request = speech.parse(await read_body(req, ctx, svc))
     pipeline.route_model(ctx, svc, request.model)
     call = pipeline.make_call(ctx, svc, req, speech.to_hub(request), False, "")
@@ -26,5 +27,14 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response:
     audio = await asyncio.to_thread(speech.encoded, request, pcm, rate)
     # The log keeps a line for the audio, not the audio.
     ctx.response_body = f"{request.response_format} audio, {len(audio)} bytes, {len(pcm) / (2 * rate):.2f} s".encode()
-    media_type = speech.FORMATS[request.response_format].encode()
-    return Response(200, audio, pipeline.routing_headers(ctx, svc), media_type=media_type)
+    headers = pipeline.routing_headers(ctx, svc)
+    if request.sse:
+        # Gemini speaks the whole text in one answer, so the events follow it: the same audio, framed
+        # for clients that ask for OpenAI's speech stream.
+        return StreamResponse(200, _events(speech.sse_events(audio, ctx.usage)), headers)
+    return Response(200, audio, headers, media_type=speech.FORMATS[request.response_format].encode())
+
+
+async def _events(events: list[bytes]) -> AsyncIterator[bytes]:
+    for event in events:
+        yield event
