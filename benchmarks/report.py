@@ -445,9 +445,12 @@ stays a note.
 
 What is left is spread thin, and it is the number of distinct code paths more than any one of them.
 Counted with `sys.setprofile` in-process (upstream canned, so neither count includes aiohttp or
-uvicorn), one chat request makes 97 calls into 83 distinct functions of poolgate's own (116 into 96
-before the last two rows of the table above; scheduler, signatures, app, field readers, chat request,
-timers, …); the floor makes 7 calls into 6. The first cut of 8 functions measured as ~8 % less CPU
+uvicorn), one chat request made 97 calls into 83 distinct functions of poolgate's own on 2026-11-26
+(116 into 96 before the last two rows of the table above; scheduler, signatures, app, field readers,
+chat request, timers, …) and 106 into 87 on 2026-11-27, after the deadlines for slow clients, the
+one-round-trip Redis lookup and the success recorded after the answer (six fresh pairs against the
+build before them: added latency 1.60× against 1.55× the floor's, c=16 0.55 against 0.58 — within the
+noise); the floor makes 7 calls into 6. The first cut of 8 functions measured as ~8 % less CPU
 per request in the real server, the next 5 as nothing: the effect is real but small against the noise. In the real server the caches are cold at each step, because the
 load generator and the stub run on the same two cores in between, so each of those functions costs
 two to three times its in-process price: the gateway uses ~200–250 µs more CPU per request than the
