@@ -186,3 +186,17 @@ def test_a_kept_alive_connection_may_idle_but_not_dawdle_over_its_next_headers(g
             time.sleep(1.6)  # idle between requests, longer than the header limit: uvicorn's keep-alive rules
         sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\n")
         assert wait_closed(sock).startswith(b"HTTP/1.1 408")
+
+
+def test_a_client_that_leaves_mid_body_is_logged_as_499_without_a_traceback(gw: Gateway) -> None:
+    with socket.create_connection(("127.0.0.1", gw.port)) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 200\r\n\r\n{"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "left mid-body'
+        )
+        time.sleep(0.3)
+    with sqlite3.connect(gw.data_dir / "poolgate.db") as db:
+        query = "SELECT status, error FROM request_logs WHERE error LIKE '%before its request body%'"
+        [(status, error)] = poll(lambda: db.execute(query).fetchall(), "the abandoned request to be logged", 10)
+    assert status == 499 and "disconnected" in error
+    assert "Traceback" not in gw.output()

@@ -21,6 +21,7 @@ from poolgate.protocols.openai_chat import errors as openai_errors
 from poolgate.server import auth
 from poolgate.server.asgi import (
     SHUTTING_DOWN,
+    ClientGone,
     ClientStalled,
     Receive,
     Request,
@@ -276,13 +277,12 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
             response = await route.handler(req, ctx, svc)
         except GatewayError as err:
             response = _error_response(err, protocol, ctx, svc)
+        except ClientGone as exc:
+            _record_gone(ctx, route, svc, str(exc))
+            return
         except asyncio.CancelledError:
             if watcher is not None and watcher.done():
-                ctx.status = 499
-                ctx.error = "client disconnected"
-                if route is not None and route.logged:
-                    svc.monitor.put(ctx)
-                    svc.metrics.observe(ctx, time.perf_counter() - ctx.started)
+                _record_gone(ctx, route, svc, "client disconnected")
                 return
             task = asyncio.current_task()
             if not svc.stopping() or task is None:
@@ -358,6 +358,15 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                 return
 
     return app
+
+
+def _record_gone(ctx: RequestContext, route: Route | None, svc: Services, reason: str) -> None:
+    """Log a request whose client left before it could be answered."""
+    ctx.status = 499
+    ctx.error = reason
+    if route is not None and route.logged:
+        svc.monitor.put(ctx)
+        svc.metrics.observe(ctx, time.perf_counter() - ctx.started)
 
 
 async def _after_send(jobs: list[Callable[[], Awaitable[None]]], request_id: str) -> None:

@@ -22,6 +22,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
+class ClientGone(Exception):
+    """The client closed its connection before its request had been read."""
+
+
 class Request:
     __slots__ = ("_body", "_idle", "_query", "headers", "method", "path", "query_string", "receive", "scope", "timers")
 
@@ -86,7 +90,7 @@ class Request:
         while True:
             message = await self.receive()
             if message["type"] == "http.disconnect":
-                raise asyncio.CancelledError("client disconnected")
+                raise ClientGone("client disconnected before its request body was read")
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
