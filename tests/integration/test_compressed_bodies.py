@@ -1,4 +1,5 @@
-"""Compressed request bodies over the real server: Codex's zstd `/v1/responses`, gzip, and their limits.
+"""Request bodies as clients encode them, over the real server: Codex's zstd `/v1/responses`, gzip,
+their limits, and JSON saved with a byte-order mark.
 
 The limit (`proxy.max_body_mb`, 1 MB here) applies to the decoded body, so a few kilobytes of zstd
 that expand past it are a 413 in the client's protocol, and nothing reaches the upstream.
@@ -80,3 +81,18 @@ def test_corrupt_and_unknown_codings_are_refused(gw: Gateway) -> None:
     gemini = f"/v1beta/models/gemini-2.5-flash:generateContent?key={KEY}"
     r = post(gw, gemini, b"not gzip at all", "gzip")
     assert r.status_code == 400 and r.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_json_saved_with_a_byte_order_mark(gw: Gateway, encoding: str) -> None:
+    # Windows editors save JSON with a BOM, and Windows PowerShell writes files as UTF-16 by default:
+    # `curl --data-binary @request.json` then sent bytes that were refused as "not valid JSON".
+    text = '{"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "REPLY_WITH BOM é ok"}]}'
+    r = httpx.post(
+        f"{gw.v1}/chat/completions",
+        content=text.encode(encoding),
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"] == "BOM é ok"

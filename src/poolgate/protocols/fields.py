@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from typing import Any
 
 import orjson
@@ -15,10 +16,27 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise invalid(f"Request body is not valid JSON: {exc}") from None
+        body = _after_bom(raw)
+        if body is None:
+            raise invalid(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise invalid("Request body must be a JSON object.")
     return body
+
+
+def _after_bom(raw: bytes) -> Any:
+    """JSON saved with a byte-order mark (Windows editors; PowerShell writes UTF-16 by default), or None."""
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if raw.startswith(bom):
+            try:
+                return orjson.loads(raw[len(bom) :].decode(encoding))
+            except (UnicodeDecodeError, orjson.JSONDecodeError):
+                return None
+    return None
 
 
 def opt_str(body: dict[str, Any], key: str, where: str = "") -> str | None:
