@@ -1,7 +1,6 @@
 """uvicorn's httptools protocol with a deadline for request headers, and bodies kept past an `Upgrade: h2c`.
 
-Headers.
-uvicorn arms no timer on a new connection, and cancels its keep-alive timer at the first byte of the
+Headers: uvicorn arms no timer on a new connection, and cancels its keep-alive timer at the first byte of the
 next request, so a client that connects and sends nothing, or sends its headers a byte at a time,
 holds a connection (a file descriptor) for as long as it likes; a few hundred such clients exhaust
 the process's descriptors and with them every other client and every upstream call.
@@ -10,7 +9,7 @@ GuardedProtocol is uvicorn's httptools protocol noting when a connection began t
 request's headers; `guard_headers` closes, with a 408, the connections that have waited longer than
 the limit. The sweep runs every quarter of the limit, so a request costs two attribute writes.
 
-Upgrades. Java's HttpClient (and with it Spring's RestClient, LangChain4j, Spring AI) offers HTTP/2 on
+Upgrades: Java's HttpClient (and with it Spring's RestClient, LangChain4j, Spring AI) offers HTTP/2 on
 every request to an http:// URL with `Upgrade: h2c`. httptools then stops parsing after the headers,
 so uvicorn handed the application an empty body and every such client got a 400 (uvicorn issue
 2722). A server may ignore an upgrade it does not take (RFC 9110 §7.8), so GuardedProtocol keeps the
@@ -33,9 +32,8 @@ log = logging.getLogger("poolgate.server")
 TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
-# Headers the re-parse leaves out, and Connection tokens it drops, so that nothing asks for an upgrade.
-_UPGRADE_HEADERS = (b"upgrade", b"http2-settings")
-_UPGRADE_TOKENS = (b"upgrade", b"http2-settings")
+# The headers the re-parse leaves out, and the same names as Connection tokens, so nothing asks for an upgrade.
+_UPGRADE_NAMES = (b"upgrade", b"http2-settings")
 
 
 class GuardedProtocol(HttpToolsProtocol):
@@ -97,10 +95,10 @@ def without_upgrade(raw: bytes) -> bytes:
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
-        if name in _UPGRADE_HEADERS:
+        if name in _UPGRADE_NAMES:
             continue
         if name == b"connection":
-            tokens = [t.strip() for t in value.split(b",") if t.strip().lower() not in _UPGRADE_TOKENS]
+            tokens = [t.strip() for t in value.split(b",") if t.strip().lower() not in _UPGRADE_NAMES]
             if not tokens:
                 continue
             line = b"Connection: " + b", ".join(tokens)
