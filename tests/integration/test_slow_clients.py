@@ -57,10 +57,21 @@ def split(answer: bytes) -> tuple[int, dict[str, object]]:
     return int(head.split(b" ")[1]), orjson.loads(body)
 
 
+def drops(gw: Gateway) -> dict[str, float]:
+    """poolgate_client_drops_total by reason, from /metrics."""
+    counts: dict[str, float] = {}
+    for line in httpx.get(f"{gw.base_url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("poolgate_client_drops_total{"):
+            reason = line.split('reason="', 1)[1].split('"', 1)[0]
+            counts[reason] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
 CHAT = orjson.dumps({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "REPLY_WITH arrived"}]})
 
 
 def test_a_stalled_body_is_a_408_in_the_clients_protocol(gw: Gateway) -> None:
+    before = drops(gw).get("body_timeout", 0)
     took, answer = send_slowly(gw, "/v1/chat/completions", CHAT, [CHAT[:20]], gap=0)
     status, body = split(answer)
     assert status == 408 and took < 10
@@ -70,6 +81,7 @@ def test_a_stalled_body_is_a_408_in_the_clients_protocol(gw: Gateway) -> None:
     status, body = split(send_slowly(gw, "/v1/messages", anthropic, [anthropic[:10]], gap=0)[1])
     assert status == 408 and body["type"] == "error"
     assert isinstance(body["error"], dict) and body["error"]["type"] == "invalid_request_error"
+    assert drops(gw)["body_timeout"] == before + 2  # counted for whoever watches /metrics
 
 
 def test_a_slow_body_that_keeps_arriving_is_read_whole(gw: Gateway) -> None:
@@ -136,9 +148,11 @@ def test_a_stream_nobody_reads_is_dropped_and_its_upstream_call_ended(
 
 def test_a_large_answer_nobody_reads_is_dropped(gw: Gateway, simulator_process: Simulator) -> None:
     simulator_process.script(KEY, {"text": "y" * 8_000_000})
+    before = drops(gw).get("stopped_reading", 0)
     with ask_and_read_nothing(gw, "unread answer", stream=False) as sock:
         [(status, error)] = poll(lambda: logged(gw, "unread answer"), "the unread answer to be dropped", 30)
         assert status == 499 and "stopped reading" in error
+        assert drops(gw)["stopped_reading"] == before + 1
         assert drained_after_close(sock) < 8_000_000
 
 
@@ -167,9 +181,11 @@ def test_connections_that_never_finish_their_headers_are_closed_with_a_408(gw: G
         socket.create_connection(("127.0.0.1", gw.port)) as silent,
         socket.create_connection(("127.0.0.1", gw.port)) as partial,
     ):
+        before = drops(gw).get("headers_timeout", 0)
         partial.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         assert wait_closed(partial).startswith(b"HTTP/1.1 408")
         assert wait_closed(silent).startswith(b"HTTP/1.1 408")
+    assert drops(gw)["headers_timeout"] >= before + 2
 
 
 def test_a_kept_alive_connection_may_idle_but_not_dawdle_over_its_next_headers(gw: Gateway) -> None:
@@ -199,4 +215,5 @@ def test_a_client_that_leaves_mid_body_is_logged_as_499_without_a_traceback(gw: 
         query = "SELECT status, error FROM request_logs WHERE error LIKE '%before its request body%'"
         [(status, error)] = poll(lambda: db.execute(query).fetchall(), "the abandoned request to be logged", 10)
     assert status == 499 and "disconnected" in error
+    assert drops(gw)["left_mid_body"] >= 1
     assert "Traceback" not in gw.output()

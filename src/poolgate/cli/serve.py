@@ -190,7 +190,11 @@ async def _serve(
             guard = None
             if cfg.proxy.client_idle_seconds > 0:
                 guard = asyncio.get_running_loop().create_task(
-                    guard_headers(server.server_state.connections, cfg.proxy.client_idle_seconds)
+                    guard_headers(
+                        server.server_state.connections,
+                        cfg.proxy.client_idle_seconds,
+                        lambda n: svc.metrics.client_dropped("headers_timeout", n),
+                    )
                 )
             try:
                 await task

@@ -64,6 +64,7 @@ class Metrics(Collector):
         self.latency: dict[str, _Histogram] = {}
         self.overhead: dict[str, _Histogram] = {}
         self.upstream_failures: dict[str, int] = {}
+        self.client_drops: dict[str, int] = {}
         self.streams_in_flight = 0
         self.account_states: dict[str, int] = dict.fromkeys(ACCOUNT_STATES, 0)
         self.log_queue = 0
@@ -110,6 +111,10 @@ class Metrics(Collector):
         kind = kind or "unknown"
         self.upstream_failures[kind] = self.upstream_failures.get(kind, 0) + 1
 
+    def client_dropped(self, reason: str, count: int = 1) -> None:
+        """A request or connection ended because of its client (stalled, gone) or the gateway's stop."""
+        self.client_drops[reason] = self.client_drops.get(reason, 0) + count
+
     def stream_started(self) -> None:
         self.streams_in_flight += 1
 
@@ -150,6 +155,15 @@ class Metrics(Collector):
         for kind, count in self.upstream_failures.items():
             failures.add_metric((kind,), count)
         yield failures
+        drops = CounterMetricFamily(
+            "poolgate_client_drops",
+            "Requests and connections ended early: headers_timeout, body_timeout, stopped_reading, "
+            "left_mid_body, shutdown.",
+            labels=("reason",),
+        )
+        for reason, count in self.client_drops.items():
+            drops.add_metric((reason,), count)
+        yield drops
         accounts = GaugeMetricFamily("poolgate_accounts", "Accounts by state.", labels=("state",))
         for state, count in self.account_states.items():
             accounts.add_metric((state,), count)

@@ -276,8 +276,11 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                 ctx.after_send = []
             response = await route.handler(req, ctx, svc)
         except GatewayError as err:
+            if err.code == "request_timeout":
+                svc.metrics.client_dropped("body_timeout")
             response = _error_response(err, protocol, ctx, svc)
         except ClientGone as exc:
+            svc.metrics.client_dropped("left_mid_body")
             _record_gone(ctx, route, svc, str(exc))
             return
         except asyncio.CancelledError:
@@ -289,6 +292,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                 raise
             # The shutdown's grace period is over: answer in the client's protocol instead of a cut.
             task.uncancel()
+            svc.metrics.client_dropped("shutdown")
             response = _error_response(SHUTTING_DOWN, protocol, ctx, svc)
         except OperationalError as exc:
             # The database is away or locked (admin changes, stored responses): say so, without a traceback.
@@ -328,8 +332,10 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
                     ctx.error = response.body[:2000].decode("utf-8", "replace")
                 await send_response(send, response, client_idle)
         except ServerStopping as exc:
+            svc.metrics.client_dropped("shutdown")
             ctx.error = f"cut short: {exc}"
         except ClientStalled as exc:
+            svc.metrics.client_dropped("stopped_reading")
             # Returning leaves the response incomplete, so uvicorn closes the connection (with a log line).
             log.warning("%s %s (request %s): dropped, %s", req.method, req.path, request_id, exc)
             ctx.status = 499

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -121,10 +121,14 @@ def close_late(connections: Iterable[object], limit: float, now: float) -> int:
     return closed
 
 
-async def guard_headers(connections: Iterable[object], limit: float) -> None:
+async def guard_headers(
+    connections: Iterable[object], limit: float, on_closed: Callable[[int], None] | None = None
+) -> None:
     """Run until cancelled: every limit / 4 seconds, close connections whose headers are late."""
     while True:
         await asyncio.sleep(limit / 4)
         closed = close_late(connections, limit, time.monotonic())
         if closed:
+            if on_closed is not None:
+                on_closed(closed)
             log.info("closed %d connection(s) that sent no complete request headers within %g s", closed, limit)
