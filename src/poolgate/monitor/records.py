@@ -72,6 +72,11 @@ class RequestLog:
     def queued(self) -> int:
         return len(self._queue) + len(self._retry)
 
+    @property
+    def _hard_limit(self) -> int:
+        """Queued and refused rows together past which rows are dropped (and counted), not kept."""
+        return max(self.config.queue_size, 1) * HARD_LIMIT_FACTOR
+
     def configure(self, config: MonitorConfig) -> None:
         """Apply new monitor settings live; a changed retention is enforced on the next flush."""
         if config.retention_days != self.config.retention_days:
@@ -87,7 +92,7 @@ class RequestLog:
         capture = self.config.capture_bodies
         size = len(self._queue) + len(self._retry)  # rows refused by an away database count too
         if size >= self.config.queue_size:
-            if size >= max(self.config.queue_size, 1) * HARD_LIMIT_FACTOR:
+            if size >= self._hard_limit:
                 self.dropped_rows += 1
                 return
             # Overflow keeps the row and sheds the bodies: the log stays complete, memory stays bounded.
@@ -189,7 +194,7 @@ class RequestLog:
 
     def _keep_for_retry(self, batch: list[list[Any]]) -> None:
         self._retry.extend(batch)
-        excess = len(self._retry) - max(self.config.queue_size, 1) * HARD_LIMIT_FACTOR
+        excess = len(self._retry) - self._hard_limit
         for _ in range(max(0, excess)):
             self._retry.popleft()
             self.dropped_rows += 1

@@ -194,8 +194,7 @@ class Scheduler:
         until = now + self.config.session_ttl_seconds
         if session_key and not (view.bound == account.id and view.bound_until > until - BIND_REFRESH_SECONDS):
             await self.state.bind(session_key, account.id, until)
-        cooldowns = view.cooldowns
-        cooled = bool(cooldowns) and (account.id in cooldowns or f"{account.id}:{model}" in cooldowns)
+        cooled = bool(view.cooldowns) and self._blocker(view.cooldowns, account, model) is not None
         return Pick(account, wait, cooled)
 
     # -- final answers

@@ -134,12 +134,21 @@ SHUTTING_DOWN = GatewayError(
 )
 
 
+async def replay(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    """A stream whose chunks were all made before it starts (retries stayed invisible)."""
+    for chunk in chunks:
+        yield chunk
+
+
 def json_response(obj: Any, status: int = 200, headers: Headers | None = None) -> Response:
     return Response(status, orjson.dumps(obj), headers or [])
 
 
 class ClientStalled(Exception):
     """The client stopped reading an answer: one write waited longer than the stall limit."""
+
+    def __init__(self, stall_after: float) -> None:
+        super().__init__(f"the client read nothing for {stall_after:g} s")
 
 
 # A body larger than this goes out in pieces of this size, so that a client that stops reading it can
@@ -167,7 +176,7 @@ async def send_response(send: Send, response: Response, stall_after: float = 0.0
                 await send({"type": "http.response.body", "body": body[start:end], "more_body": end < len(body)})
                 limit.reschedule(loop.time() + stall_after)
     except TimeoutError:
-        raise ClientStalled(f"the client read nothing for {stall_after:g} s") from None
+        raise ClientStalled(stall_after) from None
 
 
 class _StreamClock:
@@ -222,7 +231,7 @@ async def send_stream(
             raise
         if clock.stalled:
             writer.uncancel()
-            raise ClientStalled(f"the client read nothing for {stall_after:g} s") from None
+            raise ClientStalled(stall_after) from None
         if stopping is None or not stopping():
             raise
         writer.uncancel()

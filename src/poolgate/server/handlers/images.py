@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
 
 import orjson
 
@@ -14,7 +13,7 @@ from poolgate.hub.types import JSON
 from poolgate.protocols import openai_images as images
 from poolgate.protocols import sse
 from poolgate.server import pipeline
-from poolgate.server.asgi import Request, Response, StreamResponse
+from poolgate.server.asgi import Request, Response, StreamResponse, replay
 from poolgate.server.handlers.openai import read_body, read_form
 from poolgate.services import Services
 from poolgate.upstream import media
@@ -83,8 +82,12 @@ async def _draw(
     # The log keeps what was drawn, not the pictures (hundreds of kilobytes of base64 each).
     ctx.response_body = orjson.dumps({"images": [f"{p.output_format}, {len(p.data) * 3 // 4} bytes" for p in pictures]})
     if request.stream:
-        events = [images.completed_event(request, picture, usage, created, edit) for picture, usage in drawn]
-        return StreamResponse(200, _stream(events), headers)
+        # The pictures are all made before the stream starts (so retries stay invisible); no partial images.
+        chunks: list[bytes] = []
+        for picture, usage in drawn:
+            event = images.completed_event(request, picture, usage, created, edit)
+            chunks.append(sse.event(str(event["type"]), event))
+        return StreamResponse(200, replay(chunks), headers)
     return Response(200, orjson.dumps(images.response_json(request, pictures, total, created)), headers)
 
 
@@ -107,9 +110,3 @@ async def _picture(
     with pipeline.reading(ctx):
         usage.add(answer)
         return images.picture_of(answer, model), usage
-
-
-async def _stream(events: list[JSON]) -> AsyncIterator[bytes]:
-    """The pictures are all made before the stream starts (so retries stay invisible); no partial images."""
-    for event in events:
-        yield sse.event(str(event["type"]), event)

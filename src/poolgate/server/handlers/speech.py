@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 from poolgate.gateway import RequestContext
 from poolgate.hub.events import usage_from
 from poolgate.protocols import openai_speech as speech
 from poolgate.server import pipeline
-from poolgate.server.asgi import Request, Response, StreamResponse
+from poolgate.server.asgi import Request, Response, StreamResponse, replay
 from poolgate.server.handlers.openai import read_body
 from poolgate.services import Services
 
@@ -31,10 +30,5 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response |
     if request.sse:
         # Gemini speaks the whole text in one answer, so the events follow it: the same audio, framed
         # for clients that ask for OpenAI's speech stream.
-        return StreamResponse(200, _events(speech.sse_events(audio, ctx.usage)), headers)
+        return StreamResponse(200, replay(speech.sse_events(audio, ctx.usage)), headers)
     return Response(200, audio, headers, media_type=speech.FORMATS[request.response_format].encode())
-
-
-async def _events(events: list[bytes]) -> AsyncIterator[bytes]:
-    for event in events:
-        yield event
