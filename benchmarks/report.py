@@ -443,6 +443,14 @@ pages: 2.00× against 1.84×, c=16 0.50 against 0.61; huge pages for glibc's own
 the gateway re-executing itself; with evidence this thin (a sign test of 10 in 14 is p ≈ 0.09) it
 stays a note.
 
+Measured and rejected (2026-11-27): one write per answer instead of two. uvicorn writes a response's
+status line and headers when the application starts it, then the body: two system calls and two TCP
+segments per answer, for the floor as for poolgate. A wrapper around the transport of uvicorn's request
+cycle held a head with `content-length` back and wrote it with the body (strace: one 726-byte write
+instead of 265 + 461). Eight fresh pairs against the build without it: added median latency 1.82×
+against 1.58× the floor's (lower in 3 of 8), c=16 throughput 0.58 against 0.56, CPU per request 1.85×
+against 1.86×: a system call of a few microseconds is lost in the noise, so the extra layer was not kept.
+
 What is left is spread thin, and it is the number of distinct code paths more than any one of them.
 Counted with `sys.setprofile` in-process (upstream canned, so neither count includes aiohttp or
 uvicorn), one chat request made 97 calls into 83 distinct functions of poolgate's own on 2026-11-26
