@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -232,3 +233,33 @@ def test_requests_answered_just_before_a_stop_are_in_the_log_after_it(make_gatew
     finally:
         store.close()
     assert [n for n, request_id in enumerate(ids) if request_id not in logged] == []
+
+
+def test_the_admin_views_stay_up_while_the_log_cannot_be_written(make_gateway: Any) -> None:
+    gw = make_gateway(env={"POOLGATE_PROXY__ADMIN_PASSWORD": ADMIN})
+    gw.add_key("key-refusing-0000", "refusing")
+    gw.start()
+    api = httpx.Client(base_url=gw.base_url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=20)
+    before = chat(gw).headers["x-request-id"]
+    assert before in ids_in_log(api)
+    # The database refuses every new log row, as a full disk does ("database or disk is full").
+    with sqlite3.connect(gw.data_dir / "poolgate.db") as db:
+        db.execute(
+            "CREATE TRIGGER refuse_rows BEFORE INSERT ON request_logs BEGIN SELECT RAISE(ABORT, 'disk is full'); END"
+        )
+    during = chat(gw)
+    assert during.status_code == 200
+    # The pages that write the queue first still answer, with what is stored.
+    logs = api.get("/api/logs")
+    assert logs.status_code == 200, logs.text
+    assert before in {row["id"] for row in logs.json()["items"]}
+    assert during.headers["x-request-id"] not in {row["id"] for row in logs.json()["items"]}
+    assert api.get(f"/api/logs/{before}").status_code == 200
+    assert api.get("/api/stats").status_code == 200
+    assert api.get("/api/accounts").status_code == 200
+    with sqlite3.connect(gw.data_dir / "poolgate.db") as db:
+        db.execute("DROP TRIGGER refuse_rows")
+    # Nothing was lost: the row kept in the queue is written once the database takes rows again.
+    poll(lambda: during.headers["x-request-id"] in ids_in_log(api), "the held row to be written", timeout=10)
+    assert "request log cannot be written" in gw.output()
+    assert "Traceback" not in gw.output()

@@ -152,10 +152,13 @@ class RequestLog:
                 self._last_size_check = now
                 await self.enforce_size()
         except Exception as exc:  # the writer must outlive a bad batch or a database that is away
-            self.failed_batches += 1
-            self._outage.failed(exc, f"{self.queued} rows wait and are retried every {FLUSH_INTERVAL:g} s")
+            self._refused(exc)
         else:
             self._outage.succeeded()
+
+    def _refused(self, exc: Exception) -> None:
+        self.failed_batches += 1
+        self._outage.failed(exc, f"{self.queued} rows wait and are retried every {FLUSH_INTERVAL:g} s")
 
     async def flush(self) -> None:
         """Write everything queued, in batches; each batch is one transaction."""
@@ -163,6 +166,18 @@ class RequestLog:
             self._flush_lock = asyncio.Lock()
         async with self._flush_lock:
             await self._drain()
+
+    async def catch_up(self) -> None:
+        """Before a read of the log, write what is queued so the last requests are on the page.
+
+        A store that refuses writes (a full disk, a database away) keeps the rows queued, as `_drain` does,
+        for the periodic flush to retry; the refusal is logged like the periodic flush's, and the read goes
+        on with what is stored.
+        """
+        try:
+            await self.flush()
+        except Exception as exc:
+            self._refused(exc)
 
     async def _drain(self) -> None:
         """Write the rows queued when the flush began, after any the store refused before.

@@ -68,7 +68,7 @@ def _find(svc: Services, account_id: str) -> Account:
 
 async def list_accounts(req: Request, ctx: RequestContext, svc: Services) -> Response:
     await svc.reload()
-    await svc.monitor.flush()  # so "last error" includes the request that failed a moment ago
+    await svc.monitor.catch_up()  # so "last error" includes the request that failed a moment ago
     cooldowns = await svc.scheduler.cooldowns()
     last_errors = await asyncio.to_thread(svc.store.last_errors)
     items = [await _account_json(svc, acc, cooldowns, last_errors) for acc in svc.scheduler.accounts]

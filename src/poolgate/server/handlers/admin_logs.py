@@ -41,7 +41,7 @@ async def list_logs(req: Request, ctx: RequestContext, svc: Services) -> Respons
     limit = int_query(req, "limit", 50, 1, MAX_PAGE)
     offset = int_query(req, "offset", 0, 0, 10_000_000)
     filters = _filters(req)
-    await svc.monitor.flush()  # what was answered a moment ago belongs on the page
+    await svc.monitor.catch_up()  # what was answered a moment ago belongs on the page
     items, total = await asyncio.to_thread(
         lambda: (svc.store.query_logs(limit=limit, offset=offset, **filters), svc.store.count_logs(**filters))
     )
@@ -52,7 +52,7 @@ async def get_log(req: Request, ctx: RequestContext, svc: Services) -> Response:
     parts = tail(req, "/api/logs/")
     if len(parts) != 1:
         raise not_found(f"Unknown route {req.method} {req.path}.")
-    await svc.monitor.flush()
+    await svc.monitor.catch_up()
     row = await asyncio.to_thread(svc.store.get_log, parts[0])
     if row is None:
         raise not_found(f"No log entry {parts[0]!r} (it may have aged out of retention).")
@@ -96,7 +96,7 @@ async def feed(req: Request, ctx: RequestContext, svc: Services) -> StreamRespon
 
 async def stats(req: Request, ctx: RequestContext, svc: Services) -> Response:
     hours = int_query(req, "hours", 24, 1, 24 * 400)
-    await svc.monitor.flush()
+    await svc.monitor.catch_up()
     first_hour = int(time.time() // 3600) - hours + 1
     by_model, by_hour = await asyncio.to_thread(
         lambda: (svc.store.usage_since(first_hour), svc.store.usage_by_hour(first_hour))
