@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -26,12 +27,11 @@ class SecretBox:
             # so two processes starting together agree on one key and neither reads a half-written file.
             tmp = data_dir / f".{KEY_FILE}.{os.getpid()}.{os.urandom(4).hex()}"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(key)
             try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(key)  # a full disk fails here, and the empty file must not stay behind
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, path)
             finally:
                 tmp.unlink()
         os.chmod(path, 0o600)
