@@ -166,3 +166,30 @@ def test_call_ids_are_unique_per_answer_and_keep_upstream_ids() -> None:
     second = answer(call("f", {}))
     CallIdAssigner("req-two").apply(second)
     assert second["candidates"][0]["content"]["parts"][0]["functionCall"]["id"] not in ids
+
+
+def test_the_store_is_bounded_by_size_as_well_as_by_count() -> None:
+    clock = [1000.0]
+    store = SignatureStore(max_entries=1000, max_bytes=10_000, clock=lambda: clock[0])
+    for n in range(20):
+        store.remember_text("s", f"answer {n}", f"sig-{n:04d}-" + "x" * 991)  # 1,000 bytes each
+    # The oldest went first; the newest are still there; the total stays under the limit.
+    assert store.size == 10_000 and len(store) == 10
+    assert store.recall_text("s", "answer 0") is None
+    assert store.recall_text("s", "answer 19") is not None and store.recall_text("s", "answer 10") is not None
+    # A key written again replaces its signature, and with it its share of the size.
+    store.remember_text("s", "answer 19", "short")
+    assert store.recall_text("s", "answer 19") == "short"
+    assert store.size == 9 * 1000 + len("short")
+    # Expired entries give back their size when they are found stale.
+    clock[0] += 7 * 3600
+    assert store.recall_text("s", "answer 19") is None
+    assert store.size == 9 * 1000
+
+
+def test_one_signature_larger_than_the_limit_is_still_kept_until_the_next() -> None:
+    store = SignatureStore(max_bytes=100)
+    store.remember_text("s", "long thinking", "y" * 500)
+    assert store.recall_text("s", "long thinking") == "y" * 500
+    store.remember_text("s", "next", "z" * 10)
+    assert store.recall_text("s", "long thinking") is None and store.recall_text("s", "next") == "z" * 10

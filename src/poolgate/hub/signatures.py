@@ -29,27 +29,45 @@ def call_fingerprint(name: str, args: object) -> str:
 
 
 class SignatureStore:
-    """An LRU of signatures with a TTL; lookups never raise and a miss just means "unknown"."""
+    """An LRU of signatures with a TTL; lookups never raise and a miss just means "unknown".
+
+    Bounded by count and by size: a signature is usually a few hundred bytes to a few KB, but it grows
+    with the thinking it stands for, and a gateway that runs for weeks must not grow with it.
+    """
 
     def __init__(
-        self, max_entries: int = 20_000, ttl_seconds: float = 6 * 3600, clock: Callable[[], float] = time.time
+        self,
+        max_entries: int = 20_000,
+        ttl_seconds: float = 6 * 3600,
+        clock: Callable[[], float] = time.time,
+        max_bytes: int = 64 << 20,
     ) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self.ttl = ttl_seconds
         self.clock = clock
         self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._bytes = 0  # the signatures' lengths, counted once per key
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        return self._bytes
 
     def _put(self, key: str, signature: str) -> None:
         if not signature or signature in PLACEHOLDERS:
             return
         entries = self._entries
+        old = entries.get(key)
+        if old is not None:
+            self._bytes -= len(old[0])
         entries[key] = (signature, self.clock() + self.ttl)
         entries.move_to_end(key)
-        while len(entries) > self.max_entries:
-            entries.popitem(last=False)
+        self._bytes += len(signature)
+        while len(entries) > self.max_entries or (self._bytes > self.max_bytes and len(entries) > 1):
+            self._bytes -= len(entries.popitem(last=False)[1][0])
 
     def _get(self, key: str) -> str | None:
         hit = self._entries.get(key)
@@ -58,6 +76,7 @@ class SignatureStore:
         signature, expires = hit
         if expires <= self.clock():
             del self._entries[key]
+            self._bytes -= len(signature)
             return None
         self._entries.move_to_end(key)
         return signature
