@@ -12,7 +12,7 @@ import pytest
 from poolgate.config import load_config
 from poolgate.pool.clock import FakeClock
 from poolgate.pool.scheduler import Scheduler
-from poolgate.pool.state import MemoryState, SharedState, View
+from poolgate.pool.state import FAILURE_MEMORY_SECONDS, MemoryState, SharedState, View
 from poolgate.pool.state_redis import RedisState
 from poolgate.store.models import API_KEY, Account, Cooldown
 from poolgate.upstream.base import UpstreamFailure
@@ -120,6 +120,22 @@ async def test_failure_counts_add_up_and_reset(handles: Handles) -> None:
     await state.reset_failures(f"a1:{FLASH}", "a2", "never-failed")
     assert [await state.failure_count(k, now + 2) for k in (f"a1:{FLASH}", "a2")] == [0, 0]
     await state.reset_failures()
+
+
+async def test_failure_counts_of_names_never_seen_again_are_forgotten(handles: Handles) -> None:
+    # A client spraying unknown model names leaves a failure count per account and name; none may stay forever.
+    state = handles()
+    now = time.time()
+    for i in range(300):
+        await state.add_failure(f"a1:nope-{i}", now)
+    if isinstance(state, RedisState):
+        ttl = await state.client.ttl(state._fail_key("a1:nope-0"))
+        assert 0 < ttl <= FAILURE_MEMORY_SECONDS
+        return
+    assert isinstance(state, MemoryState)
+    # An hour on, the next failure sweeps the counts that went quiet.
+    assert await state.add_failure("a1", now + FAILURE_MEMORY_SECONDS + 1) == 1
+    assert list(state._failures) == ["a1"]
 
 
 async def test_session_bindings_hold_until_their_time_and_unbind(handles: Handles) -> None:

@@ -96,6 +96,10 @@ class MemoryState:
         expired = [k for k, c in self._cooldowns.items() if c.until <= now]
         for key in expired:
             del self._cooldowns[key]
+        # Failure counts are kept per account and model name, and a name that never succeeds is never reset.
+        stale = [k for k, (_, last) in self._failures.items() if now - last > FAILURE_MEMORY_SECONDS]
+        for key in stale:
+            del self._failures[key]
         self._next_sweep = now + SWEEP_SECONDS
 
     async def cooldowns(self, now: float) -> dict[str, Cooldown]:
@@ -140,6 +144,8 @@ class MemoryState:
         return entry[0]
 
     async def add_failure(self, key: str, now: float) -> int:
+        if now >= self._next_sweep:
+            self._sweep(now)
         count = await self.failure_count(key, now) + 1
         self._failures[key] = (count, now)
         return count
