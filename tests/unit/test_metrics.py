@@ -20,6 +20,20 @@ def test_gemini_paths_fold_the_model_name() -> None:
     assert route_label("/v1beta/models/gemini-2.5-pro:generateContent") == "/v1beta/models/{model}:generateContent"
     assert route_label("/v1/models/x:streamGenerateContent") == "/v1/models/{model}:streamGenerateContent"
     assert route_label("/v1/chat/completions") == "/v1/chat/completions"
+    # What follows the model is the client's too: an unknown method or extra segments add no label.
+    assert route_label("/v1beta/models/x:bogus1234") == "/v1beta/models/{model}:{other}"
+    assert route_label("/v1beta/models/a/b/c:countTokens") == "/v1beta/models/{model}:countTokens"
+    assert route_label("/v1beta/models/a/b/c") == "/v1beta/models/{model}"
+
+
+def test_route_labels_stay_bounded_under_made_up_paths() -> None:
+    metrics = Metrics()
+    for i in range(500):
+        metrics.observe(_ctx(f"/v1beta/models/m:action{i}", "m", 404), 0.01)
+        metrics.observe(_ctx(f"/v1/models/m/{i}/x", "m", 404), 0.01)
+    families = {f.name: f for f in text_string_to_metric_families(metrics.render().decode())}
+    routes = {s.labels["route"] for s in families["poolgate_requests"].samples}
+    assert routes == {"/v1beta/models/{model}:{other}", "/v1/models/{model}"}
 
 
 def test_model_labels_are_capped_and_histograms_are_cumulative() -> None:

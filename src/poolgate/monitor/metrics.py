@@ -7,7 +7,6 @@ prometheus-client is used for the exposition format only.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left
 from collections import Counter as Tally
 from collections.abc import Iterator
@@ -26,14 +25,19 @@ MAX_ROUTE_LABELS = 200
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, float("inf"))
 OVERHEAD_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, float("inf"))
 ACCOUNT_STATES = ("active", "cooling", "disabled", "needs_relogin", "forbidden", "invalid")
-_MODEL_IN_PATH = re.compile(r"/models/[^/:]+")
+# The methods Gemini routes serve; any other name a client puts after the colon is labelled "{other}".
+_ACTIONS = frozenset({"generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents"})
 
 
 def route_label(path: str) -> str:
-    """Gemini routes carry the model in the path; fold it so the label set stays small."""
-    if "/models/" in path:
-        return _MODEL_IN_PATH.sub("/models/{model}", path, count=1)
-    return path
+    """Gemini routes carry the model and a method in the path; fold both so the label set stays small."""
+    prefix, found, rest = path.partition("/models/")
+    if not found:
+        return path
+    _, colon, action = rest.partition(":")
+    if not colon:
+        return f"{prefix}/models/{{model}}"
+    return f"{prefix}/models/{{model}}:{action if action in _ACTIONS else '{other}'}"
 
 
 class _Histogram:
