@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -33,6 +34,9 @@ class ProxyConfig:
     shutdown_grace_seconds: float = 25.0
     tls_cert_file: str = ""
     tls_key_file: str = ""
+    # Addresses or networks whose X-Forwarded-For / X-Forwarded-Proto are believed (reverse proxies, load
+    # balancers); the client address they name is the one logged and counted by the admin lockout.
+    trusted_proxies: list[str] = field(default_factory=lambda: ["127.0.0.1"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +238,23 @@ def load_config(toml_text: str = "", environ: Mapping[str, str] | None = None) -
             f"scheduling.prefer: unknown key(s) {', '.join(map(str, unknown))}; use priority, tier, quota"
         )
     _check_rules(config.scheduling.extra_rules)
+    _check_proxies(config.proxy.trusted_proxies)
     return config
+
+
+def _check_proxies(entries: list[Any]) -> None:
+    # uvicorn takes a malformed entry as a literal host name that never matches: say so instead.
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            if not isinstance(entry, str):
+                raise ValueError(entry)
+            ipaddress.ip_network(entry) if "/" in entry else ipaddress.ip_address(entry)
+        except ValueError:
+            raise ConfigError(
+                f"proxy.trusted_proxies: {entry!r} is not an IP address, a network such as 10.0.0.0/8, or *"
+            ) from None
 
 
 def _check_rules(rules: list[Any]) -> None:

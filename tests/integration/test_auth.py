@@ -131,3 +131,33 @@ def test_wrong_admin_passwords_lock_out_that_address_only(make_gateway: Any) -> 
         f"{gw.v1}/chat/completions", json=CHAT, headers={"x-api-key": KEY, "x-forwarded-for": "203.0.113.7"}
     )
     assert chat.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("trusted", "believed"), [('["127.0.0.0/8"]', True), ("[]", False)], ids=["loopback-network", "nobody"]
+)
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
+    make_gateway: Any, trusted: str, believed: bool
+) -> None:
+    env = {"POOLGATE_PROXY__ADMIN_PASSWORD": "right-horse-battery", "POOLGATE_PROXY__TRUSTED_PROXIES": trusted}
+    gw: Gateway = make_gateway(env=env, name="forwarded")
+    gw.add_key("key-forwarded-0000", "forwarded-key")
+    gw.start()
+    r = httpx.post(f"{gw.v1}/chat/completions", json=CHAT, headers={"x-forwarded-for": "203.0.113.7"})
+    admin = {"authorization": "Bearer right-horse-battery"}
+    row = httpx.get(f"{gw.base_url}/api/logs/{r.headers['x-request-id']}", headers=admin).json()
+    assert row["client_ip"] == ("203.0.113.7" if believed else "127.0.0.1")
+    # The lockout counts the address the gateway believes: one client's guesses lock out only that client
+    # when the proxy is trusted, and everyone behind it when it is not.
+    for _ in range(10):
+        guess = {"authorization": "Bearer guess", "x-forwarded-for": "203.0.113.7"}
+        assert httpx.get(f"{gw.base_url}/api/accounts", headers=guess).status_code == 401
+    other = httpx.get(f"{gw.base_url}/api/accounts", headers={**admin, "x-forwarded-for": "198.51.100.9"})
+    assert other.status_code == (200 if believed else 429)
+
+
+def test_a_trusted_proxy_entry_that_is_not_an_address_stops_the_start(make_gateway: Any) -> None:
+    gw: Gateway = make_gateway(env={"POOLGATE_PROXY__TRUSTED_PROXIES": '["lb.internal"]'}, name="bad-proxy-entry")
+    with pytest.raises(RuntimeError) as failed:
+        gw.start()
+    assert "proxy.trusted_proxies: 'lb.internal' is not an IP address" in str(failed.value)

@@ -168,6 +168,7 @@ async def _serve(
                 access_log=False,
                 timeout_keep_alive=75,
                 timeout_graceful_shutdown=max(1, math.ceil(cfg.proxy.shutdown_grace_seconds)),
+                forwarded_allow_ips=cfg.proxy.trusted_proxies,
             )
             config.load()
             # uvicorn builds its context from file names alone; ours was checked before the port was taken.
