@@ -451,6 +451,13 @@ instead of 265 + 461). Eight fresh pairs against the build without it: added med
 against 1.58× the floor's (lower in 3 of 8), c=16 throughput 0.58 against 0.56, CPU per request 1.85×
 against 1.86×: a system call of a few microseconds is lost in the noise, so the extra layer was not kept.
 
+Measured and rejected (2026-11-27): building the log row when the request ends instead of at the flush.
+The queue holds each finished request's context for up to half a second (about a thousand of them
+under sequential load), so each request's objects came from memory last touched half a second ago
+rather than from blocks just freed; building the row at once lets the context go. Ten fresh pairs: added
+median latency 1.85× against 1.78× the floor's (lower in 5 of 10), c=16 throughput 0.55 against 0.61, CPU
+per request 1.95× against 1.76×: no gain, so rows are still built at the flush.
+
 What is left is spread thin, and it is the number of distinct code paths more than any one of them.
 Counted with `sys.setprofile` in-process (upstream canned, so neither count includes aiohttp or
 uvicorn), one chat request made 97 calls into 83 distinct functions of poolgate's own on 2026-11-26
