@@ -468,3 +468,24 @@ def test_models_list_and_retrieve_with_anthropic_sdk(client: anthropic.Anthropic
     assert "gemini-2.5-flash" in ids
     model = client.models.retrieve("gemini-2.5-pro")
     assert model.id == "gemini-2.5-pro" and model.type == "model"
+
+
+def test_models_come_in_pages_the_sdk_follows(client: anthropic.Anthropic, gw: Gateway) -> None:
+    everything = [m.id for m in client.models.list(limit=1000)]
+    assert len(everything) > 20
+    first = client.models.list()  # Anthropic's default page holds 20
+    assert [m.id for m in first.data] == everything[:20] and first.has_more and first.last_id == everything[19]
+    # The SDK's auto-pagination walks after_id cursors to the same list.
+    assert [m.id for m in client.models.list(limit=7)] == everything
+    later = client.models.list(limit=3, after_id=everything[4])
+    assert [m.id for m in later.data] == everything[5:8] and later.has_more
+    earlier = client.models.list(limit=3, before_id=everything[4])
+    assert [m.id for m in earlier.data] == everything[1:4] and earlier.has_more
+    unknown = httpx.get(
+        f"{gw.base_url}/v1/models", params={"after_id": "no-such-model"}, headers={"anthropic-version": "2023-06-01"}
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["error"] == {
+        "type": "invalid_request_error",
+        "message": "after_id names no model in this list: 'no-such-model'.",
+    }

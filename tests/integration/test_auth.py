@@ -46,6 +46,11 @@ def test_strict_requires_key_everywhere_and_accepts_three_headers(make_gateway: 
     assert client.chat.completions.create(**CHAT).choices[0].message.content
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(api_key="nope", base_url=gw.v1).chat.completions.create(**CHAT)
+    # The model list is shared by three protocols; each client reads the refusal in its own shape.
+    as_anthropic = httpx.get(f"{gw.v1}/models", headers={"x-api-key": "nope", "anthropic-version": "2023-06-01"})
+    assert as_anthropic.status_code == 401 and as_anthropic.json()["error"]["type"] == "authentication_error"
+    as_gemini = httpx.get(f"{gw.v1}/models", headers={"x-goog-api-key": "nope"})
+    assert as_gemini.status_code == 401 and as_gemini.json()["error"]["status"] == "UNAUTHENTICATED"
 
 
 def test_all_except_health_and_auto_with_lan(make_gateway: Any) -> None:

@@ -133,7 +133,7 @@ def default_routes() -> Router:
     r.add("GET", "/health", Route(health, PLAIN, CLIENT, logged=False))
     # One model list for every family: Gemini's shape for Gemini credentials, Anthropic's when the
     # request carries `anthropic-version`, else OpenAI's.
-    r.add("GET", "/v1/models", Route(gemini.list_models_any, OPENAI, logged=False, choose=_gemini_if_goog_key))
+    r.add("GET", "/v1/models", Route(gemini.list_models_any, OPENAI, logged=False, choose=_models_protocol))
     r.add("POST", "/v1/chat/completions", Route(openai.chat_completions, OPENAI))
     r.add("POST", "/v1/completions", Route(openai.completions, OPENAI))
     r.add("POST", "/v1/messages", Route(anthropic.messages, ANTHROPIC))
@@ -158,15 +158,17 @@ def default_routes() -> Router:
     return r
 
 
-def _gemini_if_goog_key(req: Request) -> str:
-    return GEMINI if gemini.has_gemini_credentials(req) else OPENAI
+def _models_protocol(req: Request) -> str:
+    if gemini.has_gemini_credentials(req):
+        return GEMINI
+    return ANTHROPIC if anthropic.wants_anthropic(req) else OPENAI
 
 
 def add_gemini_routes(r: Router) -> None:
     r.add("GET", "/v1beta/models", Route(gemini.list_models, GEMINI, logged=False))
     r.add_prefix("GET", "/v1beta/models/", Route(gemini.get_model, GEMINI, logged=False))
     r.add_prefix("POST", "/v1beta/models/", Route(gemini.model_action, GEMINI))
-    r.add_prefix("GET", "/v1/models/", Route(gemini.get_model_any, OPENAI, logged=False, choose=_gemini_if_goog_key))
+    r.add_prefix("GET", "/v1/models/", Route(gemini.get_model_any, OPENAI, logged=False, choose=_models_protocol))
     r.add_prefix("POST", "/v1/models/", Route(gemini.model_action, GEMINI))
 
 

@@ -89,6 +89,13 @@ def test_models_list_and_get(client: Client, sim: Simulator) -> None:
     assert model.supported_actions and "generateContent" in model.supported_actions
 
 
+def test_models_come_in_pages_the_sdk_follows(client: Client, sim: Simulator) -> None:
+    everything = [m.name for m in client.sdk.models.list(config={"page_size": 1000})]
+    pager = client.sdk.models.list(config={"page_size": 4})
+    assert [m.name for m in pager.page] == everything[:4]
+    assert [m.name for m in pager] == everything  # the pager follows nextPageToken to the end
+
+
 def test_wrong_key_raises_client_error(gemini_gateway: Gateway, sim: Simulator) -> None:
     bad = Client(gemini_gateway, None, key="not-the-key")
     with pytest.raises(errors.ClientError) as caught:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from poolgate.errors import invalid
 from poolgate.hub.types import JSON
 
 METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
@@ -27,5 +28,23 @@ def model_resource(model_id: str, target: str) -> JSON:
     }
 
 
-def model_list(resources: list[JSON]) -> JSON:
-    return {"models": resources}
+# Gemini's ListModels: 50 per page unless asked, never more than 1,000.
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+def model_list(resources: list[JSON], page_size: int = PAGE_SIZE, page_token: str = "") -> JSON:
+    """One page of models; `nextPageToken` (an offset, opaque to clients) while more follow."""
+    if page_token:
+        if not page_token.isdigit() or int(page_token) > len(resources):
+            raise invalid(
+                f"Invalid page token {page_token[:100]!r}; use the nextPageToken of a previous page.", "pageToken"
+            )
+        start = int(page_token)
+    else:
+        start = 0
+    end = start + min(page_size or PAGE_SIZE, MAX_PAGE_SIZE)
+    page: JSON = {"models": resources[start:end]}
+    if end < len(resources):
+        page["nextPageToken"] = str(end)
+    return page

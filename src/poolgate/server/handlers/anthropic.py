@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from poolgate.errors import ErrorKind, GatewayError
+from poolgate.errors import ErrorKind, GatewayError, invalid
 from poolgate.gateway import RequestContext
 from poolgate.pool.session import session_key
 from poolgate.protocols.anthropic import request as messages_request
@@ -17,6 +17,7 @@ from poolgate.protocols.anthropic.stream import MessagesEncoder
 from poolgate.server import pipeline
 from poolgate.server.asgi import Request, Response, StreamResponse, json_response
 from poolgate.server.handlers import openai
+from poolgate.server.handlers.admin_common import int_query
 from poolgate.services import Services
 
 log = logging.getLogger("poolgate.anthropic")
@@ -89,6 +90,10 @@ async def count_tokens(req: Request, ctx: RequestContext, svc: Services) -> Resp
     return json_response({"input_tokens": count}, headers=headers)
 
 
+# Anthropic's default page of models.
+MODELS_PAGE = 20
+
+
 def _anthropic_model(model_id: str) -> dict[str, Any]:
     return {"type": "model", "id": model_id, "display_name": model_id, "created_at": MODELS_CREATED_AT}
 
@@ -102,10 +107,35 @@ async def list_models(req: Request, ctx: RequestContext, svc: Services) -> Respo
     if not wants_anthropic(req):
         return await openai.list_models(req, ctx, svc)
     ids = openai.model_ids(svc)
-    data = [_anthropic_model(mid) for mid in ids]
+    limit = int_query(req, "limit", MODELS_PAGE, 1, 1000)
+    after, before = req.query.get("after_id"), req.query.get("before_id")
+    start, end = 0, min(limit, len(ids))
+    if after is not None and before is not None:
+        raise invalid("Pass either after_id or before_id, not both.", "before_id")
+    if after is not None:
+        start = _position(ids, after, "after_id") + 1
+        end = min(start + limit, len(ids))
+    elif before is not None:
+        end = _position(ids, before, "before_id")
+        start = max(0, end - limit)
+    page = ids[start:end]
+    # Anthropic's has_more looks in the direction asked for: older pages for before_id, newer otherwise.
+    has_more = start > 0 if before is not None else end < len(ids)
     return json_response(
-        {"data": data, "has_more": False, "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None}
+        {
+            "data": [_anthropic_model(mid) for mid in page],
+            "has_more": has_more,
+            "first_id": page[0] if page else None,
+            "last_id": page[-1] if page else None,
+        }
     )
+
+
+def _position(ids: list[str], cursor: str, param: str) -> int:
+    try:
+        return ids.index(cursor)
+    except ValueError:
+        raise invalid(f"{param} names no model in this list: {cursor[:200]!r}.", param) from None
 
 
 async def get_model(req: Request, ctx: RequestContext, svc: Services) -> Response:

@@ -17,6 +17,7 @@ from poolgate.protocols.gemini.stream import ArrayEncoder, SseEncoder
 from poolgate.server import pipeline
 from poolgate.server.asgi import Request, Response, StreamResponse, json_response
 from poolgate.server.handlers import anthropic, openai
+from poolgate.server.handlers.admin_common import int_query
 from poolgate.services import Services
 
 
@@ -77,7 +78,8 @@ def _resources(svc: Services) -> list[JSON]:
 
 
 async def list_models(req: Request, ctx: RequestContext, svc: Services) -> Response:
-    return json_response(gemini_models.model_list(_resources(svc)))
+    size = int_query(req, "pageSize", gemini_models.PAGE_SIZE, 0, 2**31 - 1)
+    return json_response(gemini_models.model_list(_resources(svc), size, req.query.get("pageToken", "")))
 
 
 async def get_model(req: Request, ctx: RequestContext, svc: Services) -> Response:
