@@ -496,3 +496,42 @@ def test_compact_follows_previous_response_id_and_skips_foreign_compaction_items
     assert [c["role"] for c in sim.calls(KEY)[-1]["body"]["contents"]] == ["user"]
     with pytest.raises(openai.BadRequestError):
         client.responses.compact(model="gemini-2.5-flash", previous_response_id="resp_missing", input="x")
+
+
+def test_input_tokens_counts_instructions_tools_and_the_stored_conversation(
+    gw: Gateway, client: openai.OpenAI, sim: Simulator
+) -> None:
+    plain = client.responses.input_tokens.count(model="gemini-2.5-flash", input="count these words please")
+    assert plain.object == "response.input_tokens" and plain.input_tokens > 0
+    tools: Any = [{"type": "function", "name": "search", "description": "Search things " * 20, "parameters": {}}]
+    first = client.responses.create(model="gemini-2.5-flash", input="an earlier turn " * 10)
+    full = client.responses.input_tokens.count(
+        model="gemini-2.5-flash",
+        instructions="You are careful. " * 20,
+        tools=tools,
+        input="count these words please",
+        previous_response_id=first.id,
+    )
+    assert full.input_tokens > plain.input_tokens + 60
+    # Counted upstream, from the same request a create would send: system, tools, the earlier turns.
+    inner = [c for c in sim.calls(KEY) if c["method"] == "countTokens"][-1]["body"]["generateContentRequest"]
+    assert inner["model"] == "models/gemini-2.5-flash"
+    assert inner["systemInstruction"]["parts"][0]["text"].startswith("You are careful.")
+    assert inner["tools"][0]["functionDeclarations"][0]["name"] == "search"
+    assert [c["role"] for c in inner["contents"]] == ["user", "model", "user"]
+    # Without a model (the SDK allows it) the request is still counted.
+    assert client.responses.input_tokens.count(input="count these words please").input_tokens == plain.input_tokens
+
+
+def test_input_tokens_estimates_when_upstream_cannot_count(gw: Gateway, sim: Simulator) -> None:
+    body = {"model": "gemini-2.5-flash", "instructions": "s" * 300, "input": "w" * 300}
+    r = httpx.post(f"{gw.v1}/responses/input_tokens", json=body, timeout=30)
+    assert r.headers["x-poolgate-token-count"] == "upstream"
+    counted = r.json()["input_tokens"]
+    sim.script(KEY, *[{"status": 500, "message": "backend error"}] * 4)
+    r = httpx.post(f"{gw.v1}/responses/input_tokens", json=body, timeout=30)
+    assert r.status_code == 200 and r.headers["x-poolgate-token-count"] == "estimate"
+    assert r.json() == {"object": "response.input_tokens", "input_tokens": r.json()["input_tokens"]}
+    assert r.json()["input_tokens"] >= counted  # the estimate errs high
+    bad = httpx.post(f"{gw.v1}/responses/input_tokens", json={"input": "x", "previous_response_id": "resp_nope"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "previous_response_not_found"

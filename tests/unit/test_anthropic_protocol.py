@@ -9,9 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from poolgate.errors import GatewayError
+from poolgate.hub import tokens
 from poolgate.hub.events import Finish, HubEvent, TextDelta, ThoughtDelta, ToolCall, Usage
 from poolgate.hub.types import JSON
-from poolgate.protocols.anthropic import request, signatures, tokens
+from poolgate.protocols.anthropic import request, signatures
 from poolgate.protocols.anthropic.blocks import BlockAssembler, apply
 
 

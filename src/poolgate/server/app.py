@@ -140,6 +140,7 @@ def default_routes() -> Router:
     r.add("POST", "/v1/messages/count_tokens", Route(anthropic.count_tokens, ANTHROPIC))
     r.add("POST", "/v1/responses", Route(responses.create, OPENAI))
     r.add("POST", "/v1/responses/compact", Route(responses.compact, OPENAI))
+    r.add("POST", "/v1/responses/input_tokens", Route(responses.input_tokens, OPENAI))
     r.add("POST", "/v1/images/generations", Route(images.generations, OPENAI))
     r.add("POST", "/v1/images/edits", Route(images.edits, OPENAI))
     r.add("POST", "/v1/embeddings", Route(embeddings.create, OPENAI))

@@ -13,6 +13,7 @@ import orjson
 
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.gateway import OpenStream, RequestContext
+from poolgate.hub import tokens
 from poolgate.hub.events import Usage
 from poolgate.hub.signatures import CallIdAssigner, SignatureRecorder, restore_into_request
 from poolgate.hub.types import JSON, GenerateContentRequest
@@ -205,6 +206,41 @@ async def relay(
         captured.append(item)
         yield item
     ctx.response_body = b"".join(captured)
+
+
+# Counting answers from the estimate instead of failing when no account can count right now; errors that
+# are the client's fault still come back as errors.
+_CLIENT_KINDS = frozenset({ErrorKind.INVALID_REQUEST, ErrorKind.NOT_FOUND, ErrorKind.TOO_LARGE})
+
+
+async def count_input_tokens(
+    ctx: RequestContext, svc: Services, req: Request, client_model: str, hub: GenerateContentRequest, hint: str
+) -> tuple[int, Headers]:
+    """A request's input tokens from an account's countTokens, else the estimate; and the answer's headers.
+
+    `x-poolgate-token-count` says which (`upstream` or `estimate`).
+    """
+    model = route_model(ctx, svc, client_model)
+    source = "estimate"
+    count = tokens.estimate(hub)
+    if hub.get("contents"):
+        session = session_key(req.headers, hint, hub)
+        call = upstream_call(ctx, svc, model, tokens.count_body(hub, model), session_key=session)
+        try:
+            answer = await svc.gateway.count_tokens(call, ctx)
+        except NotImplementedError:
+            pass  # the account kind has no countTokens; the estimate stands
+        except GatewayError as err:
+            if err.kind in _CLIENT_KINDS:
+                raise
+            log.info("request %s: token count falls back to the estimate: %s", ctx.request_id, err.message)
+        else:
+            total = answer.get("totalTokens")
+            if isinstance(total, int) and not isinstance(total, bool):
+                count, source = total, "upstream"
+    headers = routing_headers(ctx, svc)
+    headers.append((b"x-poolgate-token-count", source.encode()))
+    return count, headers
 
 
 async def all_or_nothing(calls: list[Coroutine[Any, Any, T]]) -> list[T]:

@@ -11,7 +11,6 @@ from poolgate.gateway import RequestContext
 from poolgate.pool.session import session_key
 from poolgate.protocols.anthropic import request as messages_request
 from poolgate.protocols.anthropic import response as messages_response
-from poolgate.protocols.anthropic import tokens
 from poolgate.protocols.anthropic.blocks import BlockAssembler
 from poolgate.protocols.anthropic.stream import MessagesEncoder
 from poolgate.server import pipeline
@@ -22,9 +21,6 @@ from poolgate.services import Services
 
 log = logging.getLogger("poolgate.anthropic")
 
-# count_tokens answers from the estimate instead of failing when no account can count right now;
-# errors that are the client's fault still come back as errors.
-_CLIENT_KINDS = frozenset({ErrorKind.INVALID_REQUEST, ErrorKind.NOT_FOUND, ErrorKind.TOO_LARGE})
 MODELS_CREATED_AT = datetime.fromtimestamp(openai.MODELS_CREATED, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -67,26 +63,7 @@ async def messages(req: Request, ctx: RequestContext, svc: Services) -> Response
 async def count_tokens(req: Request, ctx: RequestContext, svc: Services) -> Response:
     body = await openai.read_body(req, ctx, svc)
     parsed = messages_request.to_hub(body, for_count=True)
-    model = pipeline.route_model(ctx, svc, parsed.model)
-    source = "estimate"
-    count = tokens.estimate(parsed.hub)
-    if parsed.hub.get("contents"):
-        session = session_key(req.headers, parsed.session_hint, parsed.hub)
-        call = pipeline.upstream_call(ctx, svc, model, tokens.count_body(parsed.hub, model), session_key=session)
-        try:
-            answer = await svc.gateway.count_tokens(call, ctx)
-        except NotImplementedError:
-            pass  # the account kind has no countTokens; the estimate stands
-        except GatewayError as err:
-            if err.kind in _CLIENT_KINDS:
-                raise
-            log.info("request %s: count_tokens falls back to the estimate: %s", ctx.request_id, err.message)
-        else:
-            total = answer.get("totalTokens")
-            if isinstance(total, int) and not isinstance(total, bool):
-                count, source = total, "upstream"
-    headers = pipeline.routing_headers(ctx, svc)
-    headers.append((b"x-poolgate-token-count", source.encode()))
+    count, headers = await pipeline.count_input_tokens(ctx, svc, req, parsed.model, parsed.hub, parsed.session_hint)
     return json_response({"input_tokens": count}, headers=headers)
 
 

@@ -1,4 +1,4 @@
-"""Responses API routes: create (JSON or SSE), retrieve and delete stored responses, list their input items."""
+"""Responses API routes: create (JSON or SSE), count input tokens, compact, and the stored responses."""
 
 from __future__ import annotations
 
@@ -49,12 +49,14 @@ def _response_id(req: Request) -> str:
 
 
 async def _parse(
-    req: Request, ctx: RequestContext, svc: Services
+    req: Request, ctx: RequestContext, svc: Services, default_model: str = ""
 ) -> tuple[dict[str, Any], responses_request.ResponsesRequest]:
     """The body and the parsed request, continuing the stored conversation its previous_response_id names."""
     raw = await req.body(svc.config.proxy.max_body_mb * 1024 * 1024)
     ctx.request_body = raw
     body = fields.parse_json_object(raw)
+    if default_model and body.get("model") is None:
+        body["model"] = default_model
     history: list[Any] = []
     previous = fields.opt_str(body, "previous_response_id")
     if previous:
@@ -107,6 +109,17 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response |
     else:
         await save()
     return result
+
+
+# input_tokens takes the model as optional; a request without one is counted as for this one.
+COUNT_MODEL = "gemini-2.5-flash"
+
+
+async def input_tokens(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    """POST /v1/responses/input_tokens: what the request would send, counted (stored history included)."""
+    _, parsed = await _parse(req, ctx, svc, default_model=COUNT_MODEL)
+    count, headers = await pipeline.count_input_tokens(ctx, svc, req, parsed.model, parsed.hub, parsed.session_hint)
+    return json_response({"object": "response.input_tokens", "input_tokens": count}, headers=headers)
 
 
 async def compact(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:

@@ -1,6 +1,7 @@
-"""count_tokens: the upstream countTokens body for a hub request, and the estimate used without one.
+"""Counting a request's input tokens: the upstream countTokens body for a hub request, and the estimate
+used without one (Anthropic's count_tokens, the Responses API's input_tokens).
 
-The estimate errs high on purpose (Claude Code compacts a conversation when the count nears the
+The estimate errs high on purpose (Claude Code and Codex compact a conversation when the count nears the
 context window, so undercounting is the harmful direction): three characters per token for text,
 tool declarations and call arguments, 1,600 tokens per image (Claude's ceiling for one image) and
 258 per PDF page (Gemini's rate) with at least one page per document.
