@@ -233,6 +233,26 @@ def test_retrieve_delete_and_unknown_id(gw: Gateway, client: openai.OpenAI, sim:
     assert httpx.get(f"{gw.v1}/responses/{unstored.id}").status_code == 404
 
 
+def test_background_responses_come_back_done_and_cancel_returns_them(
+    gw: Gateway, client: openai.OpenAI, sim: Simulator
+) -> None:
+    # A poller reads status "completed" at once; cancelling such a response returns it as it stands.
+    made = client.responses.create(model="gemini-2.5-flash", input="in the background", background=True)
+    assert made.background is True and made.status == "completed" and made.output_text
+    assert client.responses.retrieve(made.id).status == "completed"
+    cancelled = client.responses.cancel(made.id)
+    assert cancelled.id == made.id and cancelled.status == "completed"
+    plain = client.responses.create(model="gemini-2.5-flash", input="in the foreground")
+    assert plain.background is False
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.cancel(plain.id)
+    assert "background=true" in refused.value.message
+    with pytest.raises(openai.NotFoundError):
+        client.responses.cancel("resp_nope")
+    other = httpx.post(f"{gw.v1}/responses/{made.id}/stop")
+    assert other.status_code == 405
+
+
 def test_tool_loop_through_previous_response_id(client: openai.OpenAI, sim: Simulator) -> None:
     first = client.responses.create(
         model="gemini-2.5-flash", input='CALL_TOOL get_weather {"city": "Lima"}', tools=[WEATHER_TOOL]

@@ -150,6 +150,7 @@ def default_routes() -> Router:
     r.add("GET", "/v1/responses", Route(responses.refuse_websocket, OPENAI, logged=False))
     r.add_prefix("GET", responses.PREFIX, Route(responses.retrieve, OPENAI, logged=False))
     r.add_prefix("DELETE", responses.PREFIX, Route(responses.delete, OPENAI, logged=False))
+    r.add_prefix("POST", responses.PREFIX, Route(responses.cancel, OPENAI, logged=False))
     add_gemini_routes(r)
     r.add("POST", "/api/accounts/oauth/start", Route(oauth_handlers.start, ADMIN, ADMIN_AUTH, logged=False))
     r.add("POST", "/api/accounts/oauth/complete", Route(oauth_handlers.complete, ADMIN, ADMIN_AUTH, logged=False))

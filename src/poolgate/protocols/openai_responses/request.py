@@ -168,4 +168,6 @@ def echo_fields(
         "truncation": "disabled",
         "metadata": body.get("metadata") or {},
         "prompt_cache_key": body.get("prompt_cache_key"),
+        # Accepted, but the answer is always made while the client waits: it comes back completed.
+        "background": bool(body.get("background")),
     }

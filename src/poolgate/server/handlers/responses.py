@@ -184,6 +184,27 @@ async def _input_items(req: Request, svc: Services, response_id: str) -> Respons
     return json_response(page)
 
 
+CANCEL = "/cancel"
+
+
+async def cancel(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    """POST /v1/responses/{id}/cancel: a background response, which here is already done, as it stands."""
+    rest = req.path[len(PREFIX) :]
+    if not rest.endswith(CANCEL) or "/" in rest[: -len(CANCEL)] or rest == CANCEL:
+        raise GatewayError(ErrorKind.METHOD_NOT_ALLOWED, f"Method POST is not allowed on {req.path}.")
+    response_id = rest[: -len(CANCEL)]
+    stored = await _load(svc, response_id)
+    if stored is None:
+        raise _not_found(response_id)
+    if not stored.response.get("background"):
+        raise GatewayError(
+            ErrorKind.INVALID_REQUEST,
+            "Only responses created with background=true can be cancelled.",
+            param="response_id",
+        )
+    return json_response(stored.response)
+
+
 async def delete(req: Request, ctx: RequestContext, svc: Services) -> Response:
     response_id = _response_id(req)
     if not await asyncio.to_thread(_store(svc).delete, response_id):
