@@ -1,4 +1,4 @@
-"""Helpers shared by the admin API handlers: JSON bodies, query parameters, path tails."""
+"""Helpers shared by the admin API handlers: JSON bodies, path tails (query parameters: server/query.py)."""
 
 from __future__ import annotations
 
@@ -26,23 +26,6 @@ def text_field(body: dict[str, Any], key: str, *, required: bool = True) -> str:
     if required and not value:
         raise invalid(f"'{key}' is required.", key)
     return value
-
-
-def int_query(req: Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = req.query.get(name, "")
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise invalid(f"Query parameter '{name}' must be an integer.", name) from None
-    if not lo <= value <= hi:
-        raise invalid(f"Query parameter '{name}' must be between {lo} and {hi}.", name)
-    return value
-
-
-def bool_query(req: Request, name: str) -> bool:
-    return req.query.get(name, "").lower() in {"1", "true", "yes", "on"}
 
 
 def tail(req: Request, prefix: str) -> list[str]:

@@ -12,7 +12,8 @@ import orjson
 
 from poolgate.gateway import RequestContext
 from poolgate.server.asgi import Request, Response, StreamResponse, json_response
-from poolgate.server.handlers.admin_common import bool_query, int_query, not_found, tail
+from poolgate.server.handlers.admin_common import not_found, tail
+from poolgate.server.query import bool_query, int_query
 from poolgate.services import Services
 
 MAX_PAGE = 500

@@ -16,7 +16,7 @@ from poolgate.protocols.anthropic.stream import MessagesEncoder
 from poolgate.server import pipeline
 from poolgate.server.asgi import Request, Response, StreamResponse, json_response
 from poolgate.server.handlers import openai
-from poolgate.server.handlers.admin_common import int_query
+from poolgate.server.query import int_query
 from poolgate.services import Services
 
 log = logging.getLogger("poolgate.anthropic")

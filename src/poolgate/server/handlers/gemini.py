@@ -17,7 +17,7 @@ from poolgate.protocols.gemini.stream import ArrayEncoder, SseEncoder
 from poolgate.server import pipeline
 from poolgate.server.asgi import Request, Response, StreamResponse, json_response
 from poolgate.server.handlers import anthropic, openai
-from poolgate.server.handlers.admin_common import int_query
+from poolgate.server.query import int_query
 from poolgate.services import Services
 
 
