@@ -217,7 +217,27 @@ _HINTS = (
 )
 
 
+# Resources the upstream keeps per account (files, context caches): a pool cannot serve them, since the next
+# request may go to another account. The 404 says so and what to send instead.
+_PER_ACCOUNT = (
+    (
+        "/files",
+        " Uploaded files are not served: each belongs to one upstream account and poolgate spreads requests"
+        " over several. Send the content inline (base64 data) or as a URL in the request instead.",
+    ),
+    (
+        "/cachedContents",
+        " Explicit context caches are not served: each belongs to one upstream account and poolgate spreads"
+        " requests over several. Gemini caches repeated prompt prefixes by itself (usage reports them as"
+        " cached tokens).",
+    ),
+)
+
+
 def not_found_hint(path: str, router: Router) -> str:
+    for needle, why in _PER_ACCOUNT:
+        if needle in path:
+            return why
     if path.startswith("/v1/") is False and f"/v1{path}" in router.exact:
         return f" Did you mean /v1{path}? Set the client's base URL to end with /v1."
     for needle, target in _HINTS:
@@ -256,7 +276,7 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
         if "origin" in req.headers:
             base_headers.append(CORS_ALLOW_ORIGIN)
         route, path_known = routes.match(req.method, req.path)
-        protocol = route.protocol_for(req) if route else _protocol_for_path(req.path)
+        protocol = route.protocol_for(req) if route else _protocol_for_unknown(req)
         ctx.protocol = protocol
         watcher: DisconnectWatch | None = None
         try:
@@ -389,13 +409,15 @@ async def _after_send(jobs: list[Callable[[], Awaitable[None]]], request_id: str
             log.exception("request %s: bookkeeping after the answer failed", request_id)
 
 
-def _protocol_for_path(path: str) -> str:
-    if path.startswith("/v1/messages"):
-        return ANTHROPIC
-    if path.startswith("/v1beta/"):
-        return GEMINI
+def _protocol_for_unknown(req: Request) -> str:
+    """The error shape for a route the gateway does not serve: the client's, as far as the request tells."""
+    path = req.path
     if path.startswith("/api/"):
         return ADMIN
+    if path.startswith("/v1beta/") or gemini.has_gemini_credentials(req):
+        return GEMINI  # google-genai also calls /v1/... and /upload/v1/..., always with x-goog-api-key
+    if path.startswith("/v1/messages") or anthropic.wants_anthropic(req):
+        return ANTHROPIC
     return OPENAI
 
 

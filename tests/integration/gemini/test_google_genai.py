@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import httpx
@@ -94,6 +95,24 @@ def test_models_come_in_pages_the_sdk_follows(client: Client, sim: Simulator) ->
     pager = client.sdk.models.list(config={"page_size": 4})
     assert [m.name for m in pager.page] == everything[:4]
     assert [m.name for m in pager] == everything  # the pager follows nextPageToken to the end
+
+
+@pytest.mark.parametrize("version", [None, "v1beta"], ids=["default-version", "v1beta"])
+def test_files_and_caches_are_refused_in_gemini_shape_with_the_reason(
+    gemini_gateway: Gateway, sim: Simulator, version: str | None
+) -> None:
+    # Both live in one upstream account; a pool cannot serve them, and the 404 says what to do instead.
+    made = Client(gemini_gateway, version)
+    with pytest.raises(errors.ClientError) as upload:
+        made.sdk.files.upload(file=io.BytesIO(b"hello"), config={"mime_type": "text/plain"})
+    assert upload.value.code == 404 and upload.value.status == "NOT_FOUND"
+    assert "Send the content inline" in str(upload.value.message)
+    with pytest.raises(errors.ClientError) as cache:
+        made.sdk.caches.create(model=MODEL, config={"contents": ["x"]})
+    assert cache.value.code == 404 and cache.value.status == "NOT_FOUND"
+    assert "caches repeated prompt prefixes by itself" in str(cache.value.message)
+    made.http.close()
+    assert upstream_calls(sim) == []
 
 
 def test_wrong_key_raises_client_error(gemini_gateway: Gateway, sim: Simulator) -> None:
