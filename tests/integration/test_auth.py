@@ -34,6 +34,7 @@ def _status(gw: Gateway, path: str, headers: dict[str, str] | None = None, metho
 def test_strict_requires_key_everywhere_and_accepts_three_headers(make_gateway: Any) -> None:
     gw = _gateway(make_gateway, "strict")
     assert _status(gw, "/healthz") == 401
+    assert _status(gw, "/readyz") == 401
     r = httpx.post(f"{gw.v1}/chat/completions", json=CHAT)
     assert r.status_code == 401
     err = r.json()["error"]
@@ -57,6 +58,7 @@ def test_all_except_health_and_auto_with_lan(make_gateway: Any) -> None:
     for gw in (_gateway(make_gateway, "all_except_health"), _gateway(make_gateway, "auto", lan=True)):
         assert _status(gw, "/healthz") == 200
         assert _status(gw, "/health") == 200
+        assert _status(gw, "/readyz") == 200  # load balancers probe without a key
         assert _status(gw, "/v1/models") == 401
         assert _status(gw, "/v1/models", {"x-api-key": KEY}) == 200
         gw.stop()

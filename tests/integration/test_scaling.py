@@ -13,6 +13,7 @@ import psycopg
 import pytest
 import redis
 
+from poolgate import __version__
 from tests.conftest import Gateway, Simulator
 from tests.servers import PgCluster, Postgres, Redis, free_port, start_redis, stop_process
 from tests.support import poll
@@ -112,7 +113,17 @@ def test_while_redis_is_down_requests_get_a_503_and_resume_after(make_gateway: A
     try:
         gw = gateway_on_redis(make_gateway, port)
         assert chat(gw).status_code == 200
+        assert httpx.get(f"{gw.base_url}/readyz").json() == {
+            "status": "ready",
+            "version": __version__,
+            "accounts_usable": 1,
+            "problems": [],
+        }
         stop_process(redis)
+        # A load balancer's readiness probe sees it too, and can send traffic to instances that can serve.
+        probe = httpx.get(f"{gw.base_url}/readyz")
+        assert probe.status_code == 503 and probe.json()["status"] == "not ready"
+        assert probe.json()["problems"] == ["shared state cannot be reached (ConnectionError)"]
         down = chat(gw)
         assert down.status_code == 503 and down.headers["retry-after"] == "5"
         assert down.json()["error"]["code"] == "state_unavailable" and "Redis" in down.json()["error"]["message"]
@@ -125,6 +136,7 @@ def test_while_redis_is_down_requests_get_a_503_and_resume_after(make_gateway: A
         assert anthropic_down.status_code == 503 and anthropic_down.json()["error"]["type"] == "overloaded_error"
         redis = start_redis(port)
         assert chat(gw).status_code == 200
+        assert httpx.get(f"{gw.base_url}/readyz").status_code == 200
         assert "Traceback" not in gw.output() and "Redis cannot be reached" in gw.output()
     finally:
         stop_process(redis)

@@ -81,6 +81,10 @@ class SharedState(Protocol):
 
     async def clear_sign_in_failures(self, address: str) -> None: ...
 
+    async def ping(self) -> None:
+        """Return if the state can be reached; raise otherwise (the readiness probe)."""
+        ...
+
 
 class MemoryState:
     """The default SharedState: plain dicts, valid for one process."""
@@ -194,3 +198,6 @@ class MemoryState:
 
     async def clear_sign_in_failures(self, address: str) -> None:
         self._sign_ins.pop(address, None)
+
+    async def ping(self) -> None:
+        return None  # in this process: always there

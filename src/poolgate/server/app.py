@@ -184,6 +184,7 @@ def add_monitor_routes(r: Router) -> None:
         else:
             r.add(method, path, route)
 
+    r.add("GET", "/readyz", Route(observe.ready, PLAIN, CLIENT, logged=False))
     r.add("GET", "/metrics", Route(observe.metrics, PLAIN, CLIENT, logged=False))
     r.add("GET", "/ui", Route(observe.ui, PLAIN, PUBLIC, logged=False))
     r.add_prefix("GET", "/ui/", Route(observe.ui, PLAIN, PUBLIC, logged=False))

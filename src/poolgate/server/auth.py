@@ -10,7 +10,7 @@ from collections.abc import Callable
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.pool.state import SharedState
 
-HEALTH_PATHS = frozenset({"/healthz", "/health"})
+HEALTH_PATHS = frozenset({"/healthz", "/health", "/readyz"})
 
 
 def extract_key(headers: dict[str, str], query: dict[str, str] | None = None) -> str:

@@ -111,6 +111,11 @@ class SqlStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    def ping(self) -> None:
+        """One trivial query: raises if the database cannot be reached (the readiness probe)."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
     # -- revision: a counter every change bumps, so running gateways notice CLI edits cheaply.
     def revision(self) -> int:
         with self.engine.connect() as conn:

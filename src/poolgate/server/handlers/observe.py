@@ -1,13 +1,16 @@
-"""Read-only surfaces: Prometheus /metrics, the web UI's static files, and the OpenAPI document."""
+"""Read-only surfaces: the readiness probe, Prometheus /metrics, the web UI's static files, the OpenAPI document."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from poolgate import __version__
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.gateway import RequestContext
 from poolgate.monitor.metrics import CONTENT_TYPE
-from poolgate.server.asgi import Request, Response
+from poolgate.server.asgi import Request, Response, json_response
 from poolgate.services import Services
 
 UI_DIR = Path(__file__).resolve().parents[2] / "ui"
@@ -26,6 +29,38 @@ _SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'"),
 ]
+
+
+# How long each dependency may take to answer the readiness probe before it counts as away.
+READY_TIMEOUT = 2.0
+
+
+async def ready(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    """GET /readyz for load balancers: 503 while this instance cannot serve requests.
+
+    Not ready: stopping (so a balancer drains it during the shutdown grace), or its database or shared
+    state (Redis) cannot be reached. Accounts that are all cooling do not count: every instance shares
+    them, and the gateway's own 429 with Retry-After tells clients more than a balancer with no backends.
+    """
+    problems: list[str] = []
+    if svc.stopping():
+        problems.append("shutting down")
+
+    async def probe(name: str, check: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await asyncio.wait_for(check(), READY_TIMEOUT)
+        except Exception as exc:  # any failure to answer is "not ready", named in the body
+            problems.append(f"{name} cannot be reached ({type(exc).__name__})")
+
+    await probe("database", lambda: asyncio.to_thread(svc.store.ping))
+    await probe("shared state", svc.scheduler.state.ping)
+    body = {
+        "status": "not ready" if problems else "ready",
+        "version": __version__,
+        "accounts_usable": svc.scheduler.usable_count(),
+        "problems": problems,
+    }
+    return json_response(body, status=503 if problems else 200)
 
 
 async def metrics(req: Request, ctx: RequestContext, svc: Services) -> Response:
