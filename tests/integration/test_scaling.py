@@ -164,8 +164,13 @@ def test_a_database_outage_loses_no_request_log_rows(make_gateway: Any) -> None:
         assert later.status_code == 503 and later.json()["error"]["code"] == "store_unavailable"
         admin = httpx.get(f"{gw.base_url}/api/accounts", headers={"authorization": "Bearer admin-outage"}, timeout=30)
         assert admin.status_code == 503 and admin.json()["error"]["code"] == "store_unavailable"
+        probe = httpx.get(f"{gw.base_url}/readyz", timeout=30)
+        assert probe.status_code == 503 and probe.json()["problems"] == [
+            "database cannot be reached (OperationalError)"
+        ]
         time.sleep(2)  # four flushes fail meanwhile
         cluster.start()
+        poll(lambda: httpx.get(f"{gw.base_url}/readyz", timeout=30).status_code == 200, "the probe to pass again", 15)
 
         def logged() -> bool:
             with psycopg.connect(url) as conn:
