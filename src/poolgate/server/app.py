@@ -133,7 +133,7 @@ def default_routes() -> Router:
     r.add("GET", "/health", Route(health, PLAIN, CLIENT, logged=False))
     # One model list for every family: Gemini's shape for Gemini credentials, Anthropic's when the
     # request carries `anthropic-version`, else OpenAI's.
-    r.add("GET", "/v1/models", Route(gemini.list_models_any, OPENAI, logged=False, choose=_models_protocol))
+    r.add("GET", "/v1/models", Route(gemini.list_models_any, OPENAI, logged=False, choose=_protocol_from_headers))
     r.add("POST", "/v1/chat/completions", Route(openai.chat_completions, OPENAI))
     r.add("POST", "/v1/completions", Route(openai.completions, OPENAI))
     r.add("POST", "/v1/messages", Route(anthropic.messages, ANTHROPIC))
@@ -160,7 +160,8 @@ def default_routes() -> Router:
     return r
 
 
-def _models_protocol(req: Request) -> str:
+def _protocol_from_headers(req: Request) -> str:
+    """Gemini for Gemini credentials, Anthropic for `anthropic-version`, else OpenAI (routes they share)."""
     if gemini.has_gemini_credentials(req):
         return GEMINI
     return ANTHROPIC if anthropic.wants_anthropic(req) else OPENAI
@@ -170,7 +171,7 @@ def add_gemini_routes(r: Router) -> None:
     r.add("GET", "/v1beta/models", Route(gemini.list_models, GEMINI, logged=False))
     r.add_prefix("GET", "/v1beta/models/", Route(gemini.get_model, GEMINI, logged=False))
     r.add_prefix("POST", "/v1beta/models/", Route(gemini.model_action, GEMINI))
-    r.add_prefix("GET", "/v1/models/", Route(gemini.get_model_any, OPENAI, logged=False, choose=_models_protocol))
+    r.add_prefix("GET", "/v1/models/", Route(gemini.get_model_any, OPENAI, logged=False, choose=_protocol_from_headers))
     r.add_prefix("POST", "/v1/models/", Route(gemini.model_action, GEMINI))
 
 
@@ -415,11 +416,11 @@ def _protocol_for_unknown(req: Request) -> str:
     path = req.path
     if path.startswith("/api/"):
         return ADMIN
-    if path.startswith("/v1beta/") or gemini.has_gemini_credentials(req):
-        return GEMINI  # google-genai also calls /v1/... and /upload/v1/..., always with x-goog-api-key
-    if path.startswith("/v1/messages") or anthropic.wants_anthropic(req):
-        return ANTHROPIC
-    return OPENAI
+    if path.startswith("/v1beta/"):
+        return GEMINI
+    # google-genai also calls /v1/... and /upload/v1/..., always with x-goog-api-key.
+    chosen = _protocol_from_headers(req)
+    return ANTHROPIC if chosen == OPENAI and path.startswith("/v1/messages") else chosen
 
 
 def _authenticate(route: Route, req: Request, svc: Services, mode: str, protocol: str) -> None:

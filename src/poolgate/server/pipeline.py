@@ -221,8 +221,7 @@ async def count_input_tokens(
     `x-poolgate-token-count` says which (`upstream` or `estimate`).
     """
     model = route_model(ctx, svc, client_model)
-    source = "estimate"
-    count = tokens.estimate(hub)
+    counted: int | None = None
     if hub.get("contents"):
         session = session_key(req.headers, hint, hub)
         call = upstream_call(ctx, svc, model, tokens.count_body(hub, model), session_key=session)
@@ -237,9 +236,11 @@ async def count_input_tokens(
         else:
             total = answer.get("totalTokens")
             if isinstance(total, int) and not isinstance(total, bool):
-                count, source = total, "upstream"
+                counted = total
+    # The estimate only when no account counted: it decodes every PDF to count its pages.
+    count, source = (counted, b"upstream") if counted is not None else (tokens.estimate(hub), b"estimate")
     headers = routing_headers(ctx, svc)
-    headers.append((b"x-poolgate-token-count", source.encode()))
+    headers.append((b"x-poolgate-token-count", source))
     return count, headers
 
 

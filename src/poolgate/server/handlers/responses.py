@@ -151,15 +151,27 @@ async def _saving_last(chunks: AsyncIterator[bytes], save: Callable[[], Awaitabl
         yield held
 
 
-async def retrieve(req: Request, ctx: RequestContext, svc: Services) -> Response:
-    rest = req.path[len(PREFIX) :]
-    if rest.endswith(INPUT_ITEMS) and "/" not in rest[: -len(INPUT_ITEMS)]:
-        return await _input_items(req, svc, rest[: -len(INPUT_ITEMS)])
-    response_id = _response_id(req)
-    stored = await _load(svc, response_id)
+async def _stored(svc: Services, response_id: str) -> StoredResponse:
+    """The stored response, or the 404 that names it."""
+    stored = await _load(svc, response_id) if response_id else None
     if stored is None:
         raise _not_found(response_id)
-    return json_response(stored.response)
+    return stored
+
+
+def _id_before(req: Request, suffix: str) -> str | None:
+    """The response id in `/v1/responses/{id}{suffix}`, or None when the path is not of that form."""
+    rest = req.path[len(PREFIX) :]
+    if rest.endswith(suffix) and "/" not in rest[: -len(suffix)]:
+        return rest[: -len(suffix)]
+    return None
+
+
+async def retrieve(req: Request, ctx: RequestContext, svc: Services) -> Response:
+    listed = _id_before(req, INPUT_ITEMS)
+    if listed is not None:
+        return await _input_items(req, svc, listed)
+    return json_response((await _stored(svc, _response_id(req))).response)
 
 
 INPUT_ITEMS = "/input_items"
@@ -177,9 +189,7 @@ async def _input_items(req: Request, svc: Services, response_id: str) -> Respons
     order = query.get("order", "desc")
     if order not in ("asc", "desc"):
         raise GatewayError(ErrorKind.INVALID_REQUEST, "'order' must be 'asc' or 'desc'.", param="order")
-    stored = await _load(svc, response_id) if response_id else None
-    if stored is None:
-        raise _not_found(response_id)
+    stored = await _stored(svc, response_id)
     page = input_item_page(stored.id, stored.history, order, limit, query.get("after"))
     return json_response(page)
 
@@ -189,13 +199,10 @@ CANCEL = "/cancel"
 
 async def cancel(req: Request, ctx: RequestContext, svc: Services) -> Response:
     """POST /v1/responses/{id}/cancel: a background response, which here is already done, as it stands."""
-    rest = req.path[len(PREFIX) :]
-    if not rest.endswith(CANCEL) or "/" in rest[: -len(CANCEL)] or rest == CANCEL:
+    response_id = _id_before(req, CANCEL)
+    if not response_id:
         raise GatewayError(ErrorKind.METHOD_NOT_ALLOWED, f"Method POST is not allowed on {req.path}.")
-    response_id = rest[: -len(CANCEL)]
-    stored = await _load(svc, response_id)
-    if stored is None:
-        raise _not_found(response_id)
+    stored = await _stored(svc, response_id)
     if not stored.response.get("background"):
         raise GatewayError(
             ErrorKind.INVALID_REQUEST,
