@@ -6,14 +6,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import orjson
 
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.gateway import OpenStream, RequestContext
-from poolgate.hub import tokens
+from poolgate.hub import candidates, tokens
 from poolgate.hub.events import Usage
 from poolgate.hub.signatures import CallIdAssigner, SignatureRecorder, restore_into_request
 from poolgate.hub.types import JSON, GenerateContentRequest
@@ -102,7 +102,10 @@ def make_call(
 
 
 async def answer_json(ctx: RequestContext, svc: Services, call: UpstreamCall, from_hub: FromHub) -> Response:
-    answer = await svc.gateway.generate(call, ctx)
+    return encode_answer(ctx, svc, await svc.gateway.generate(call, ctx), from_hub)
+
+
+def encode_answer(ctx: RequestContext, svc: Services, answer: JSON, from_hub: FromHub) -> Response:
     try:  # `reading` inline: its generator costs a microsecond on every chat request
         CallIdAssigner(ctx.request_id).apply(answer)
         recorder = SignatureRecorder(ctx.session_key, svc.signatures)
@@ -127,8 +130,15 @@ async def answer_stream(
     Committing early lets keep-alives flow while a thinking model is silent (reverse proxies cut idle
     responses); retries still happen invisibly, and only a final failure becomes an in-stream error.
     """
+    return await commit_stream(ctx, svc, svc.gateway.open_stream(call, ctx), make_encoder)
+
+
+async def commit_stream(
+    ctx: RequestContext, svc: Services, open_stream: Awaitable[OpenStream], make_encoder: MakeEncoder
+) -> StreamResponse:
+    """`answer_stream` for a stream being opened by `open_stream`."""
     interval = svc.config.proxy.keepalive_seconds
-    opening = asyncio.ensure_future(svc.gateway.open_stream(call, ctx))
+    opening = asyncio.ensure_future(open_stream)
     try:
         await asyncio.wait({opening}, timeout=interval if interval > 0 else None)
     except BaseException:
@@ -293,3 +303,73 @@ async def run(
     if stream and make_encoder is not None:
         return await answer_stream(ctx, svc, call, make_encoder)
     return await answer_json(ctx, svc, call, from_hub)
+
+
+async def run_each(
+    ctx: RequestContext,
+    svc: Services,
+    req: Request,
+    *,
+    client_model: str,
+    hubs: list[GenerateContentRequest],
+    per: int,
+    stream: bool,
+    hint: str,
+    from_hub: FromHub,
+    make_encoder: MakeEncoder,
+) -> Response | StreamResponse:
+    """One client request answered by several upstream calls made at once (text only: no media to fetch).
+
+    Their candidates come back as one answer, call i's at indices i*per …; a stream relays the calls'
+    streams one after the other, each already running. Any call that fails fails the request.
+    """
+    route_model(ctx, svc, client_model)
+    calls = [make_call(ctx, svc, req, hub, stream, hint) for hub in hubs]
+    if stream:
+        return await commit_stream(ctx, svc, open_all(svc, ctx, calls, per), make_encoder)
+    answers = await all_or_nothing([svc.gateway.generate(call, ctx) for call in calls])
+    return encode_answer(ctx, svc, candidates.merged(answers, per), from_hub)
+
+
+async def open_all(svc: Services, ctx: RequestContext, calls: list[UpstreamCall], per: int) -> OpenStream:
+    """Streams for all the calls, opened at once, as one stream; none is left open if one fails."""
+    tasks = [asyncio.ensure_future(svc.gateway.open_stream(call, ctx)) for call in calls]
+    try:
+        streams = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await (await task).aclose()
+        raise
+    return OpenStream(account=streams[0].account, held=[], rest=_in_turn(streams, per), ctx=ctx)
+
+
+async def _in_turn(streams: list[OpenStream], per: int) -> AsyncIterator[JSON]:
+    """The streams' chunks one stream after another, stream i's candidates shifted to i*per.
+
+    Usage is cumulative within a Gemini stream, so each chunk's usage is its stream's plus that of the
+    streams before it.
+    """
+    before: list[object] = []
+    try:
+        for i, stream in enumerate(streams):
+            last: object = None
+            try:
+                async for chunk in stream.chunks():
+                    out = candidates.shifted(chunk, i * per)
+                    usage = chunk.get("usageMetadata")
+                    if usage is not None:
+                        last = usage
+                        if before:
+                            out = {**out, "usageMetadata": candidates.summed_usage([*before, usage])}
+                    yield out
+            except UpstreamFailure as failure:
+                await stream.failed(failure)  # the account that failed learns of it, not the first one
+                raise
+            if last is not None:
+                before.append(last)
+    finally:
+        for stream in streams:
+            await stream.aclose()

@@ -58,7 +58,7 @@ def image_markdown(ev: InlineData) -> str:
     return f"![image](data:{ev.mime_type or 'image/png'};base64,{ev.data})"
 
 
-def _token(entry: object) -> tuple[str, float]:
+def token_logprob(entry: object) -> tuple[str, float]:
     if not isinstance(entry, dict):
         return "", 0.0
     return str(entry.get("token") or ""), float(entry.get("logProbability") or 0.0)
@@ -72,11 +72,11 @@ def logprobs_json(result: object) -> JSON | None:
     tops = result.get("topCandidates") or []
     content: list[JSON] = []
     for i, entry in enumerate(chosen):
-        token, logprob = _token(entry)
+        token, logprob = token_logprob(entry)
         alternatives: list[JSON] = []
         top = tops[i] if i < len(tops) and isinstance(tops[i], dict) else {}
         for alt in top.get("candidates") or []:
-            alt_token, alt_logprob = _token(alt)
+            alt_token, alt_logprob = token_logprob(alt)
             alternatives.append({"token": alt_token, "logprob": alt_logprob, "bytes": list(alt_token.encode())})
         content.append(
             {"token": token, "logprob": logprob, "bytes": list(token.encode()), "top_logprobs": alternatives}

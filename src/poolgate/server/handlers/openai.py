@@ -6,6 +6,8 @@ import asyncio
 import time
 
 from poolgate.gateway import RequestContext
+from poolgate.hub.events import Usage
+from poolgate.hub.types import JSON
 from poolgate.protocols import fields, multipart, openai_completions
 from poolgate.protocols.openai_chat import request as chat_request
 from poolgate.protocols.openai_chat import response as chat_response
@@ -68,22 +70,54 @@ async def chat_completions(req: Request, ctx: RequestContext, svc: Services) -> 
 
 async def completions(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
     body = await read_body(req, ctx, svc)
-    chat = openai_completions.to_hub(body)
+    comp = openai_completions.to_hub(body)
     created = int(time.time())
+
+    def from_hub(answer: JSON) -> tuple[JSON, Usage | None]:
+        return openai_completions.from_hub(
+            openai_completions.best_choices(answer, comp),
+            request_id=ctx.request_id,
+            model=comp.model,
+            created=created,
+            echo=comp.echoed(),
+            per_prompt=comp.n,
+            logprobs=comp.logprobs is not None,
+        )
+
+    def make_encoder() -> openai_completions.CompletionEncoder:
+        return openai_completions.CompletionEncoder(
+            request_id=ctx.request_id,
+            model=comp.model,
+            created=created,
+            include_usage=comp.include_usage,
+            echo=comp.echoed(),
+            per_prompt=comp.n,
+            logprobs=comp.logprobs is not None,
+        )
+
+    if len(comp.hubs) > 1:
+        return await pipeline.run_each(
+            ctx,
+            svc,
+            req,
+            client_model=comp.model,
+            hubs=comp.hubs,
+            per=comp.best_of,
+            stream=comp.stream,
+            hint=comp.session_hint,
+            from_hub=from_hub,
+            make_encoder=make_encoder,
+        )
     return await pipeline.run(
         ctx,
         svc,
         req,
-        client_model=chat.model,
-        hub=chat.hub,
-        stream=chat.stream,
-        hint=chat.session_hint,
-        from_hub=lambda answer: openai_completions.from_hub(
-            answer, request_id=ctx.request_id, model=chat.model, created=created
-        ),
-        make_encoder=lambda: openai_completions.CompletionEncoder(
-            request_id=ctx.request_id, model=chat.model, created=created, include_usage=chat.include_usage
-        ),
+        client_model=comp.model,
+        hub=comp.hubs[0],
+        stream=comp.stream,
+        hint=comp.session_hint,
+        from_hub=from_hub,
+        make_encoder=make_encoder,
     )
 
 
