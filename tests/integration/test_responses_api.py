@@ -555,3 +555,52 @@ def test_input_tokens_estimates_when_upstream_cannot_count(gw: Gateway, sim: Sim
     assert r.json()["input_tokens"] >= counted  # the estimate errs high
     bad = httpx.post(f"{gw.v1}/responses/input_tokens", json={"input": "x", "previous_response_id": "resp_nope"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "previous_response_not_found"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_logprobs_when_included(client: openai.OpenAI, sim: Simulator, stream: bool) -> None:
+    asked: dict[str, Any] = {"include": ["message.output_text.logprobs"], "top_logprobs": 2}
+    deltas: list[str] = []
+    if stream:
+        with client.responses.stream(model="gemini-2.5-flash", input="hi there", **asked) as s:
+            for ev in s:
+                if ev.type == "response.output_text.delta":
+                    deltas += [t.token for t in ev.logprobs]
+            response = s.get_final_response()
+    else:
+        response = client.responses.create(model="gemini-2.5-flash", input="hi there", **asked)
+    part = response.output[0].content[0]
+    assert part.type == "output_text" and part.logprobs
+    assert "".join(t.token for t in part.logprobs) == response.output_text
+    assert all(len(t.top_logprobs) == 2 and t.top_logprobs[0].token == t.token for t in part.logprobs)
+    if stream:
+        assert "".join(deltas) == response.output_text
+    assert response.top_logprobs == 2
+    config = sim.calls(KEY)[-1]["body"]["generationConfig"]
+    assert config["responseLogprobs"] is True and config["logprobs"] == 2
+    # As at OpenAI, top_logprobs alone asks for nothing.
+    plain = client.responses.create(model="gemini-2.5-flash", input="hi there", top_logprobs=2)
+    assert plain.output[0].content[0].logprobs == []  # type: ignore[union-attr]
+    assert "responseLogprobs" not in sim.calls(KEY)[-1]["body"].get("generationConfig", {})
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [({"conversation": "conv_123"}, "conversation"), ({"prompt": {"id": "pmpt_123", "version": "2"}}, "prompt")],
+)
+def test_state_held_at_openai_is_refused_not_ignored(
+    client: openai.OpenAI, sim: Simulator, extra: dict[str, Any], param: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="gemini-2.5-flash", input="and then?", extra_body=extra)
+    body = caught.value.body
+    assert isinstance(body, dict) and body["param"] == param and "stored at OpenAI" in body["message"]
+    assert sim.calls(KEY) == []  # nothing went upstream to be answered without the state it names
+
+
+def test_settings_gemini_lacks_are_reported_back(client: openai.OpenAI) -> None:
+    response = client.responses.create(
+        model="gemini-2.5-flash", input="hi", text={"verbosity": "low"}, max_tool_calls=4
+    )
+    assert response.text is not None and response.text.verbosity == "low"
+    assert response.max_tool_calls == 4

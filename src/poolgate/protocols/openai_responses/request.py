@@ -9,13 +9,28 @@ from typing import Any, Final
 from poolgate.errors import invalid
 from poolgate.hub.types import JSON, Content, GenerateContentRequest
 from poolgate.protocols import fields
-from poolgate.protocols.openai_chat.options import EFFORTS, thinking_config
+from poolgate.protocols.openai_chat.options import EFFORTS, MAX_TOP_LOGPROBS, thinking_config
 from poolgate.protocols.openai_responses.items import to_contents
 from poolgate.protocols.openai_responses.tools import convert_tools
 from poolgate.protocols.schema import sanitize_schema
 
 # The Responses API also documents "xhigh"; Gemini has no step above high, so it maps as high.
 RESPONSES_EFFORTS: Final = (*EFFORTS, "xhigh")
+LOGPROBS_INCLUDE: Final = "message.output_text.logprobs"
+
+# State kept at OpenAI that a request can only name: served silently, the model would answer without it.
+_OPENAI_HELD: Final = (
+    (
+        "conversation",
+        "'conversation' names a conversation stored at OpenAI, which poolgate cannot read; continue one with "
+        "'previous_response_id' (poolgate stores its responses) or send the whole input.",
+    ),
+    (
+        "prompt",
+        "'prompt' names a prompt template stored at OpenAI, which poolgate cannot read; send 'instructions' and "
+        "'input' instead.",
+    ),
+)
 
 
 @dataclass(slots=True)
@@ -29,6 +44,7 @@ class ResponsesRequest:
     session_hint: str = ""
     echo: JSON = field(default_factory=dict)
     namespaces: set[str] = field(default_factory=set)
+    logprobs: bool = False  # `include` asked for message.output_text.logprobs
 
 
 def input_items(body: dict[str, Any]) -> list[Any]:
@@ -96,6 +112,9 @@ def to_hub(
     `resolve` maps the client model to the upstream one: reasoning settings depend on its family.
     """
     model = fields.req_str(body, "model")
+    for key, why in _OPENAI_HELD:
+        if body.get(key) is not None:
+            raise invalid(why, key)
     instructions = fields.opt_str(body, "instructions")
     items = input_items(body)
     all_items = [*(history or []), *items]
@@ -120,6 +139,8 @@ def to_hub(
     if thinking:
         config["thinkingConfig"] = thinking
     _text_format(body.get("text"), config)
+    logprobs = _logprobs(body, config)
+    fields.opt_int(body, "max_tool_calls", lo=1)  # only reported back: Gemini has no such limit
     if config:
         hub["generationConfig"] = config  # type: ignore[typeddict-item]
     previous = fields.opt_str(body, "previous_response_id")
@@ -140,7 +161,31 @@ def to_hub(
         session_hint=hint,
         echo=echo_fields(body, model, instructions, previous, store),
         namespaces=tools.namespaces,
+        logprobs=logprobs,
     )
+
+
+def includes(body: dict[str, Any]) -> list[str]:
+    raw = body.get("include")
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise invalid("'include' must be an array of strings.", "include")
+    return raw
+
+
+def _logprobs(body: dict[str, Any], config: JSON) -> bool:
+    """Token log-probabilities come back only when `include` asks for them; `top_logprobs` says how many
+    alternatives each token lists (OpenAI returns none without the include, and so does poolgate)."""
+    top = fields.opt_int(body, "top_logprobs", lo=0)
+    if top is not None and top > MAX_TOP_LOGPROBS:
+        raise invalid(f"'top_logprobs' must be at most {MAX_TOP_LOGPROBS}.", "top_logprobs")
+    if LOGPROBS_INCLUDE not in includes(body):
+        return False
+    config["responseLogprobs"] = True
+    if top:
+        config["logprobs"] = top
+    return True
 
 
 def echo_fields(
@@ -161,13 +206,21 @@ def echo_fields(
         "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
         "store": True if store is None else bool(store),
         "temperature": body.get("temperature", 1.0),
-        "text": {"format": text.get("format") or {"type": "text"}},
+        "text": {"format": text.get("format") or {"type": "text"}, **_verbosity(text)},
         "tool_choice": body.get("tool_choice") or "auto",
         "tools": body.get("tools") or [],
         "top_p": body.get("top_p", 1.0),
+        "top_logprobs": body.get("top_logprobs"),
+        "max_tool_calls": body.get("max_tool_calls"),
         "truncation": "disabled",
         "metadata": body.get("metadata") or {},
         "prompt_cache_key": body.get("prompt_cache_key"),
         # Accepted, but the answer is always made while the client waits: it comes back completed.
         "background": bool(body.get("background")),
     }
+
+
+def _verbosity(text: dict[str, Any]) -> JSON:
+    # Gemini has no verbosity setting; the Response reports what was asked, as OpenAI's does.
+    verbosity = text.get("verbosity")
+    return {"verbosity": verbosity} if isinstance(verbosity, str) else {}

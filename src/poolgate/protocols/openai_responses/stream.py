@@ -21,6 +21,7 @@ from poolgate.hub.grounding import citations, first_grounding
 from poolgate.hub.types import JSON
 from poolgate.protocols import sse
 from poolgate.protocols.openai_chat.errors import error_object
+from poolgate.protocols.openai_chat.response import candidate_logprobs
 from poolgate.protocols.openai_responses.items import encode_signature
 from poolgate.protocols.openai_responses.tools import split_name
 
@@ -48,9 +49,16 @@ class ResponsesEncoder:
     media_type = "text/event-stream"
 
     def __init__(
-        self, *, response_id: str, skeleton: JSON, namespaces: set[str] | None = None, search_sources: bool = False
+        self,
+        *,
+        response_id: str,
+        skeleton: JSON,
+        namespaces: set[str] | None = None,
+        search_sources: bool = False,
+        logprobs: bool = False,
     ) -> None:
-        """`search_sources`: the request's `include` asked for `web_search_call.action.sources`."""
+        """`search_sources`, `logprobs`: the request's `include` asked for `web_search_call.action.sources`,
+        for `message.output_text.logprobs`."""
         self.usage: Usage | None = None
         self.response: JSON = {**skeleton, "id": response_id, "object": "response", "status": "in_progress"}
         self.response.update({"error": None, "incomplete_details": None, "output": [], "usage": None})
@@ -66,6 +74,7 @@ class ResponsesEncoder:
         self._reason = "STOP"
         self._grounding: JSON | None = None
         self._search_sources = search_sources
+        self._logprobs = logprobs
         self.finished = False
 
     # -- framing -------------------------------------------------------------------------------
@@ -185,7 +194,7 @@ class ResponsesEncoder:
                     index,
                     content_index=0,
                     text=part["text"],
-                    logprobs=[],
+                    logprobs=part["logprobs"],
                 )
             )
             out.append(self._item_event("response.content_part.done", item, index, content_index=0, part=part))
@@ -240,6 +249,7 @@ class ResponsesEncoder:
         if (chunk.get("promptFeedback") or {}).get("blockReason"):
             # A blocked prompt has no candidates; it still must not look like an empty success.
             self._reason = "PROHIBITED_CONTENT"
+        probs = candidate_logprobs(chunk).get(0) if self._logprobs else None
         for ev in events_from_chunk(chunk):
             if isinstance(ev, ThoughtDelta) and ev.index == 0:
                 item = self._open if self._open is not None and self._open["type"] == "reasoning" else None
@@ -261,6 +271,11 @@ class ResponsesEncoder:
                     message = self._open_message(out)
                 if ev.text:
                     self._pieces.append(ev.text)
+                    # A chunk's log-probabilities cover all its text: they go with its first delta.
+                    tokens: list[JSON] = probs["content"] if probs else []
+                    probs = None
+                    if tokens:
+                        message["content"][0]["logprobs"].extend(tokens)
                     out.append(
                         self._item_event(
                             "response.output_text.delta",
@@ -268,7 +283,7 @@ class ResponsesEncoder:
                             self._index,
                             content_index=0,
                             delta=ev.text,
-                            logprobs=[],
+                            logprobs=tokens,
                         )
                     )
             elif isinstance(ev, ToolCall) and ev.index == 0:

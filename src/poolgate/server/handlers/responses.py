@@ -76,12 +76,12 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response |
     body, parsed = await _parse(req, ctx, svc)
     created = time.time()
     skeleton = dict(parsed.echo, created_at=int(created))
-    include = body.get("include")
     encoder = ResponsesEncoder(
         response_id=f"resp_{ctx.request_id}",
         skeleton=skeleton,
         namespaces=parsed.namespaces,
-        search_sources=isinstance(include, list) and "web_search_call.action.sources" in include,
+        search_sources="web_search_call.action.sources" in responses_request.includes(body),
+        logprobs=parsed.logprobs,
     )
 
     async def save() -> None:
