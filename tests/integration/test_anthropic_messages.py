@@ -10,6 +10,7 @@ from typing import Any
 import anthropic
 import httpx
 import orjson
+import pydantic
 import pytest
 
 from tests.conftest import Gateway, Simulator
@@ -488,4 +489,42 @@ def test_models_come_in_pages_the_sdk_follows(client: anthropic.Anthropic, gw: G
     assert unknown.json()["error"] == {
         "type": "invalid_request_error",
         "message": "after_id names no model in this list: 'no-such-model'.",
+    }
+
+
+class _City(pydantic.BaseModel):
+    name: str
+    population: int
+    tags: list[str]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_structured_output_through_messages_parse(
+    client: anthropic.Anthropic, simulator: Simulator, stream: bool
+) -> None:
+    asked: dict[str, Any] = {"model": MODEL, "max_tokens": 300, "output_format": _City}
+    messages: Any = [{"role": "user", "content": "A city, as JSON."}]
+    if stream:
+        with client.messages.stream(messages=messages, **asked) as s:
+            parsed = s.get_final_message().parsed_output
+    else:
+        parsed = client.messages.parse(messages=messages, **asked).parsed_output
+    assert isinstance(parsed, _City)
+    config = last_body(simulator)["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    assert config["responseSchema"]["required"] == ["name", "population", "tags"]
+    assert config["responseSchema"]["properties"]["tags"] == {"type": "array", "items": {"type": "string"}}
+
+
+def test_structured_output_other_than_json_schema_is_refused(client: anthropic.Anthropic) -> None:
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        client.messages.create(
+            model=MODEL,
+            max_tokens=50,
+            messages=[{"role": "user", "content": "x"}],
+            output_config={"format": {"type": "xml"}},  # type: ignore[typeddict-item]
+        )
+    assert caught.value.body == {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": "'output_config.format.type' must be 'json_schema'."},
     }

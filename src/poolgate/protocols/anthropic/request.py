@@ -11,7 +11,7 @@ from poolgate.hub.grounding import add_search, add_server_tool
 from poolgate.hub.types import JSON, GenerateContentRequest
 from poolgate.protocols import fields
 from poolgate.protocols.anthropic import content
-from poolgate.protocols.schema import sanitize_tool_parameters
+from poolgate.protocols.schema import sanitize_schema, sanitize_tool_parameters
 
 # Gemini's output ceiling; Claude clients ask for more (Claude Code sends 64000, some 128000).
 MAX_OUTPUT_TOKENS = 65_536
@@ -149,7 +149,33 @@ def generation_config(body: dict[str, Any], max_tokens: int | None) -> JSON:
     thinking = thinking_config(body)
     if thinking is not None:
         config["thinkingConfig"] = thinking
+    output_format(body, config)
     return config
+
+
+def output_format(body: dict[str, Any], config: JSON) -> None:
+    """Structured outputs: `output_config.format` (and the beta's top-level `output_format`) → a JSON answer.
+
+    The anthropic SDK's `messages.parse(output_format=Model)` sends the model's JSON schema this way and
+    parses the text block; Gemini is held to the same schema with `responseSchema`.
+    """
+    output = fields.opt_dict(body, "output_config") or {}
+    where = "output_config.format"
+    spec = fields.opt_dict(output, "format", where)
+    if spec is None:
+        where = "output_format"
+        spec = fields.opt_dict(body, "output_format")
+    if spec is None:
+        return
+    if spec.get("type") != "json_schema":
+        raise invalid(f"'{where}.type' must be 'json_schema'.", f"{where}.type")
+    schema = spec.get("schema")
+    if not isinstance(schema, dict):
+        raise invalid(f"'{where}.schema' must be an object.", f"{where}.schema")
+    config["responseMimeType"] = "application/json"
+    cleaned = sanitize_schema(schema)
+    if cleaned is not None:
+        config["responseSchema"] = cleaned
 
 
 def session_hint(body: dict[str, Any]) -> str:
