@@ -315,5 +315,7 @@ def has_content(chunk: JSON) -> bool:
 def client_error(failure: UpstreamFailure) -> GatewayError:
     """An upstream 4xx that is the client's fault keeps its status and Google's message."""
     status = failure.status if 400 <= failure.status < 500 else 400
-    kind = {404: ErrorKind.NOT_FOUND, 413: ErrorKind.TOO_LARGE}.get(status, ErrorKind.INVALID_REQUEST)
+    kind = {403: ErrorKind.FORBIDDEN, 404: ErrorKind.NOT_FOUND, 413: ErrorKind.TOO_LARGE}.get(
+        status, ErrorKind.INVALID_REQUEST
+    )
     return GatewayError(kind, failure.message or "Upstream rejected the request.", status=status)

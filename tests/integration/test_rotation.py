@@ -120,3 +120,38 @@ def test_unknown_route_hint_and_oversized_body(make_gateway: Any) -> None:
     r = httpx.post(f"{gw.v1}/chat/completions", json=big)
     assert r.status_code == 413
     assert r.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_file_of_another_account_is_the_clients_error_not_the_accounts(
+    make_gateway: Any, simulator: Simulator
+) -> None:
+    gw: Gateway = make_gateway()
+    keys = ("key-files-a-000000", "key-files-b-000000")
+    for key, label in zip(keys, ("a", "b"), strict=True):
+        gw.add_key(key, label)
+    gw.start()
+    denied = {
+        "status": 403,
+        "message": "You do not have permission to access the File 3kx9rb2lq0v1 or it may not exist.",
+    }
+    for key in keys:
+        simulator.script(key, denied)
+    uri = "https://generativelanguage.googleapis.com/v1beta/files/3kx9rb2lq0v1"
+    body = {
+        "contents": [
+            {
+                "role": "user",
+                "parts": [{"text": "Summarise"}, {"fileData": {"mimeType": "application/pdf", "fileUri": uri}}],
+            }
+        ]
+    }
+    r = httpx.post(f"{gw.base_url}/v1beta/models/gemini-2.5-flash:generateContent", json=body, timeout=30)
+    assert r.status_code == 403
+    assert r.json()["error"]["status"] == "PERMISSION_DENIED"
+    assert "permission to access the File" in r.json()["error"]["message"]
+    # Tried once, on one account: no rotation, and neither account is parked as forbidden.
+    assert sum(len(simulator.calls(key)) for key in keys) == 1
+    listing = gw.cli("accounts", "list").stdout
+    assert listing.count("active") == 2, listing
+    simulator.reset()  # the other key's scripted 403 was never used
+    assert all(chat(gw).status_code == 200 for _ in range(4))

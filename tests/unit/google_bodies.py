@@ -162,6 +162,18 @@ FORBIDDEN: dict[str, Any] = {
     "error": {"code": 403, "message": "The caller does not have permission", "status": "PERMISSION_DENIED"}
 }
 
+# A file uploaded with another account's key, and a context cache made by another account.
+FOREIGN_FILE: dict[str, Any] = {
+    "error": {
+        "code": 403,
+        "message": "You do not have permission to access the File 3kx9rb2lq0v1 or it may not exist.",
+        "status": "PERMISSION_DENIED",
+    }
+}
+FOREIGN_CACHE: dict[str, Any] = {
+    "error": {"code": 403, "message": "CachedContent not found (or permission denied)", "status": "PERMISSION_DENIED"}
+}
+
 API_KEY_INVALID: dict[str, Any] = {
     "error": {
         "code": 400,

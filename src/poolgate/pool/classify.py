@@ -177,6 +177,18 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         cap=3600,
         blocks_as=PARKED,
     ),
+    # A request naming an uploaded file or a context cache that belongs to another Google account gets a
+    # 403 like a forbidden account's. It says nothing about the account that answered: park that, and the
+    # same request parks the next ones too. Returned to the client, untried elsewhere.
+    Rule(
+        "foreign_resource",
+        Scope.REQUEST,
+        statuses=S({403}),
+        text=_re(r"permission to access the file|cached ?content not found|cachedcontents?/\S+ (not found|permission)"),
+        rotate=False,
+        retry=False,
+        client_error=True,
+    ),
     Rule("forbidden", Scope.ACCOUNT, statuses=S({403}), ladder=(600, 1800, 3600), cap=3600, blocks_as=PARKED),
     Rule(
         "unsupported_location",
