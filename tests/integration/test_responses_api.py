@@ -604,3 +604,50 @@ def test_settings_gemini_lacks_are_reported_back(client: openai.OpenAI) -> None:
     )
     assert response.text is not None and response.text.verbosity == "low"
     assert response.max_tool_calls == 4
+
+
+PATCH_TOOL: dict[str, Any] = {
+    "type": "custom",
+    "name": "apply_patch",
+    "description": "Apply a patch to the files.",
+    "format": {"type": "grammar", "syntax": "lark", "definition": 'start: "*** Begin Patch" /(.|\\n)*/'},
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_custom_tool_round_trip(client: openai.OpenAI, sim: Simulator, stream: bool) -> None:
+    patch = "*** Begin Patch\n*** End Patch"
+    asked: list[Any] = [{"role": "user", "content": "Patch. CALL_TOOL apply_patch " + json.dumps({"input": patch})}]
+    kinds: list[str] = []
+    if stream:
+        with client.responses.stream(
+            model="gemini-2.5-flash",
+            input=asked,
+            tools=[PATCH_TOOL],
+            tool_choice={"type": "custom", "name": "apply_patch"},
+        ) as s:
+            kinds = [ev.type for ev in s]
+            first = s.get_final_response()
+    else:
+        first = client.responses.create(
+            model="gemini-2.5-flash",
+            input=asked,
+            tools=[PATCH_TOOL],
+            tool_choice={"type": "custom", "name": "apply_patch"},
+        )
+    call = first.output[-1]
+    assert call.type == "custom_tool_call"
+    assert (call.name, call.input) == ("apply_patch", patch)
+    if stream:
+        custom = [k for k in kinds if "custom_tool_call" in k]
+        assert custom == ["response.custom_tool_call_input.delta", "response.custom_tool_call_input.done"]
+    declared = sim.calls(KEY)[-1]["body"]
+    (decl,) = declared["tools"][0]["functionDeclarations"]
+    assert decl["name"] == "apply_patch" and decl["parameters"]["required"] == ["input"]
+    assert "*** Begin Patch" in decl["parameters"]["properties"]["input"]["description"]  # the grammar, as words
+    assert declared["toolConfig"]["functionCallingConfig"] == {"mode": "ANY", "allowedFunctionNames": ["apply_patch"]}
+    # The client returns the tool's output; the model sees it as the call's response.
+    history = [*asked, *(item.model_dump(exclude_none=True) for item in first.output)]
+    history.append({"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Applied."})
+    second = client.responses.create(model="gemini-2.5-flash", input=history, tools=[PATCH_TOOL])
+    assert second.output_text == 'Tool result: {"output":"Applied."}'

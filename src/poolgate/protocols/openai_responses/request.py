@@ -44,6 +44,7 @@ class ResponsesRequest:
     session_hint: str = ""
     echo: JSON = field(default_factory=dict)
     namespaces: set[str] = field(default_factory=set)
+    customs: set[str] = field(default_factory=set)  # custom tools: their calls are custom_tool_call items
     logprobs: bool = False  # `include` asked for message.output_text.logprobs
 
 
@@ -161,6 +162,7 @@ def to_hub(
         session_hint=hint,
         echo=echo_fields(body, model, instructions, previous, store),
         namespaces=tools.namespaces,
+        customs=tools.custom_names,
         logprobs=logprobs,
     )
 

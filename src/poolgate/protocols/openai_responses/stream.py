@@ -23,7 +23,7 @@ from poolgate.protocols import sse
 from poolgate.protocols.openai_chat.errors import error_object
 from poolgate.protocols.openai_chat.response import candidate_logprobs
 from poolgate.protocols.openai_responses.items import encode_signature
-from poolgate.protocols.openai_responses.tools import split_name
+from poolgate.protocols.openai_responses.tools import CUSTOM_INPUT, split_name
 
 
 def usage_json(usage: Usage | None) -> JSON:
@@ -54,6 +54,7 @@ class ResponsesEncoder:
         response_id: str,
         skeleton: JSON,
         namespaces: set[str] | None = None,
+        customs: set[str] | None = None,
         search_sources: bool = False,
         logprobs: bool = False,
     ) -> None:
@@ -64,6 +65,7 @@ class ResponsesEncoder:
         self.response.update({"error": None, "incomplete_details": None, "output": [], "usage": None})
         self._id = response_id.removeprefix("resp_")
         self._namespaces = namespaces or set()
+        self._customs = customs or set()
         self._seq = 0
         self._items = 0
         self._calls = 0
@@ -215,9 +217,12 @@ class ResponsesEncoder:
     def _call(self, ev: ToolCall, out: list[bytes]) -> None:
         self._sign(ev.signature, out)
         self._close(out)
-        name, namespace = split_name(ev.name, self._namespaces)
         call_id = ev.call_id or f"call_{self._id}{self._calls:03d}"
         self._calls += 1
+        if ev.name in self._customs:
+            self._custom_call(ev, call_id, out)
+            return
+        name, namespace = split_name(ev.name, self._namespaces)
         arguments = orjson.dumps(ev.args).decode()
         item: JSON = {
             "id": self._new_id("fc"),
@@ -235,6 +240,23 @@ class ResponsesEncoder:
         item["arguments"] = arguments
         out.append(self._item_event("response.function_call_arguments.done", item, index, arguments=arguments))
         item["status"] = "completed"
+        out.append(self._event("response.output_item.done", output_index=index, item=item))
+
+    def _custom_call(self, ev: ToolCall, call_id: str, out: list[bytes]) -> None:
+        """A call of a custom tool: its one string argument is the item's `input`."""
+        value = ev.args.get(CUSTOM_INPUT)
+        text = value if isinstance(value, str) else orjson.dumps(ev.args).decode()
+        item: JSON = {
+            "id": self._new_id("ctc"),
+            "type": "custom_tool_call",
+            "call_id": call_id,
+            "name": ev.name,
+            "input": text,
+        }
+        self._add(item, out)
+        index = self._index
+        out.append(self._item_event("response.custom_tool_call_input.delta", item, index, delta=text))
+        out.append(self._item_event("response.custom_tool_call_input.done", item, index, input=text))
         out.append(self._event("response.output_item.done", output_index=index, item=item))
 
     # -- StreamEncoder -------------------------------------------------------------------------
@@ -403,4 +425,6 @@ def _empty(item: JSON) -> JSON:
         return {"summary": []}
     if item["type"] == "function_call":
         return {"arguments": ""}
+    if item["type"] == "custom_tool_call":
+        return {"input": ""}
     return {}

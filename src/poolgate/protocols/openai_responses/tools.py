@@ -6,7 +6,10 @@ becomes Google Search grounding. Alongside functions it is sent only to Gemini 3
 `toolConfig.includeServerSideToolInvocations` (Google's "tool combination", which rejects the mix
 without that flag); Gemini 2.x rejects the combination outright, and Codex always sends both, so for
 those models it is dropped.
-Every other built-in kind (file_search, computer, image_generation, mcp, custom, …) has no Gemini
+`custom` tools (free-form text input, optionally held to a grammar) become declarations with one
+string parameter, `input`; the grammar goes into the description, since Gemini cannot constrain a
+call's argument to it. Their calls come back as `custom_tool_call` items.
+Every other built-in kind (file_search, computer, image_generation, mcp, …) has no Gemini
 counterpart and is dropped rather than rejected, so one unsupported tool never fails a turn.
 """
 
@@ -29,6 +32,7 @@ class ToolSet:
     tool_config: JSON | None = None
     namespaces: set[str] = field(default_factory=set)
     function_names: set[str] = field(default_factory=set)
+    custom_names: set[str] = field(default_factory=set)
 
 
 def _declaration(tool: dict[str, Any], name: str, where: str) -> JSON:
@@ -42,6 +46,36 @@ def _declaration(tool: dict[str, Any], name: str, where: str) -> JSON:
     cleaned = sanitize_tool_parameters(params)
     if cleaned is not None:
         decl["parameters"] = cleaned
+    return decl
+
+
+CUSTOM_INPUT = "input"
+
+
+def custom_declaration(tool: dict[str, Any], name: str, where: str) -> JSON:
+    """A custom tool as a function of one string, `input`, whose description carries the tool's format."""
+    description = tool.get("description")
+    fmt = tool.get("format")
+    if fmt is not None and not isinstance(fmt, dict):
+        raise invalid(f"'{where}.format' must be an object.", f"{where}.format")
+    about = "The tool's whole input, as free text."
+    if fmt and fmt.get("type") == "grammar":
+        definition, syntax = fmt.get("definition"), fmt.get("syntax")
+        if not isinstance(definition, str) or not definition:
+            raise invalid(f"'{where}.format.definition' must be a non-empty string.", f"{where}.format.definition")
+        about = f"The tool's whole input, as text that matches this {syntax or 'lark'} grammar:\n{definition}"
+    elif fmt and fmt.get("type") not in ("text", None):
+        raise invalid(f"'{where}.format.type' must be text or grammar.", f"{where}.format.type")
+    decl: JSON = {
+        "name": name,
+        "parameters": {
+            "type": "object",
+            "properties": {CUSTOM_INPUT: {"type": "string", "description": about}},
+            "required": [CUSTOM_INPUT],
+        },
+    }
+    if isinstance(description, str) and description:
+        decl["description"] = description
     return decl
 
 
@@ -63,6 +97,13 @@ def convert_tools(tools: object, tool_choice: object, parallel: object, model: s
                 raise invalid(f"'{where}.name' must be a non-empty string.", f"{where}.name")
             declarations.append(_declaration(tool, name, where))
             out.function_names.add(name)
+        elif kind == "custom":
+            name = tool.get("name")
+            if not isinstance(name, str) or not name:
+                raise invalid(f"'{where}.name' must be a non-empty string.", f"{where}.name")
+            declarations.append(custom_declaration(tool, name, where))
+            out.function_names.add(name)
+            out.custom_names.add(name)
         elif kind == "namespace":
             ns = tool.get("name")
             inner = tool.get("tools")
@@ -85,10 +126,10 @@ def convert_tools(tools: object, tool_choice: object, parallel: object, model: s
 
 
 def _tool_config(choice: object, tools: ToolSet, declarations: list[JSON]) -> JSON | None:
-    if isinstance(choice, dict) and choice.get("type") == "function":
+    if isinstance(choice, dict) and choice.get("type") in ("function", "custom"):
         name = choice.get("name")
         if not isinstance(name, str) or name not in tools.function_names:
-            raise invalid(f"'tool_choice.name' names an undeclared function '{name}'.", "tool_choice.name")
+            raise invalid(f"'tool_choice.name' names an undeclared tool '{name}'.", "tool_choice.name")
     if choice is None or choice == "auto" or not declarations:
         return None
     if choice == "none":
@@ -97,7 +138,7 @@ def _tool_config(choice: object, tools: ToolSet, declarations: list[JSON]) -> JS
         return {"functionCallingConfig": {"mode": "ANY"}}
     if isinstance(choice, dict):
         kind = choice.get("type")
-        if kind == "function":
+        if kind in ("function", "custom"):
             return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [choice["name"]]}}
         if kind == "allowed_tools":
             # Gemini restricts the callable set only in ANY mode; "auto" over a subset stays plain auto.

@@ -80,6 +80,7 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response |
         response_id=f"resp_{ctx.request_id}",
         skeleton=skeleton,
         namespaces=parsed.namespaces,
+        customs=parsed.customs,
         search_sources="web_search_call.action.sources" in responses_request.includes(body),
         logprobs=parsed.logprobs,
     )
