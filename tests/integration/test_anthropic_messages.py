@@ -528,3 +528,45 @@ def test_structured_output_other_than_json_schema_is_refused(client: anthropic.A
         "type": "error",
         "error": {"type": "invalid_request_error", "message": "'output_config.format.type' must be 'json_schema'."},
     }
+
+
+@pytest.mark.parametrize(
+    ("tool", "call"),
+    [
+        (
+            {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"},
+            {"command": "str_replace", "path": "/src/a.py", "old_str": "x = 1", "new_str": "x = 2"},
+        ),
+        ({"type": "bash_20250124", "name": "bash"}, {"command": "ls -la"}),
+    ],
+)
+def test_anthropic_defined_client_tools_are_declared_and_called(
+    client: anthropic.Anthropic, simulator: Simulator, tool: dict[str, Any], call: dict[str, Any]
+) -> None:
+    name = tool["name"]
+    messages: Any = [{"role": "user", "content": f"Go. CALL_TOOL {name} {orjson.dumps(call).decode()}"}]
+    first = client.messages.create(model=MODEL, max_tokens=200, messages=messages, tools=[tool])
+    (use,) = [b for b in first.content if b.type == "tool_use"]
+    assert (use.name, use.input) == (name, call)
+    assert first.stop_reason == "tool_use"
+    (decl,) = last_body(simulator)["tools"][0]["functionDeclarations"]
+    assert decl["name"] == name and "command" in decl["parameters"]["properties"]
+    messages += [
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "done"}]},
+    ]
+    second = client.messages.create(model=MODEL, max_tokens=200, messages=messages, tools=[tool])
+    assert second.content[-1].type == "text" and "done" in second.content[-1].text
+
+
+def test_an_unknown_anthropic_tool_type_is_refused_by_name(client: anthropic.Anthropic) -> None:
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        client.messages.create(
+            model=MODEL,
+            max_tokens=50,
+            messages=[{"role": "user", "content": "x"}],
+            tools=[
+                {"type": "computer_20250124", "name": "computer", "display_width_px": 1024, "display_height_px": 768}
+            ],
+        )
+    assert "computer_20250124" in str(caught.value.body)

@@ -10,7 +10,7 @@ from poolgate.errors import invalid
 from poolgate.hub.grounding import add_search, add_server_tool
 from poolgate.hub.types import JSON, GenerateContentRequest
 from poolgate.protocols import fields
-from poolgate.protocols.anthropic import content
+from poolgate.protocols.anthropic import client_tools, content
 from poolgate.protocols.schema import sanitize_schema, sanitize_tool_parameters
 
 # Gemini's output ceiling; Claude clients ask for more (Claude Code sends 64000, some 128000).
@@ -63,7 +63,16 @@ def tools_to_hub(tools: list[Any]) -> tuple[list[JSON], set[str], ServerTools]:
             found.add(name if isinstance(name, str) and name else default)
             continue
         if kind not in (None, "custom"):
-            raise invalid(f"Tool type '{kind}' at '{at}.type' is not supported; declare it as a custom tool.", at)
+            builtin = (
+                client_tools.declaration(kind, fields.req_str(tool, "name", f"{at}.name"))
+                if isinstance(kind, str)
+                else None
+            )
+            if builtin is None:
+                raise invalid(f"Tool type '{kind}' at '{at}.type' is not supported; declare it as a custom tool.", at)
+            declarations.append(builtin)
+            names.add(builtin["name"])
+            continue
         name = fields.req_str(tool, "name", f"{at}.name")
         schema = tool.get("input_schema")
         if schema is not None and not isinstance(schema, dict):
