@@ -204,7 +204,7 @@ def test_restore_signatures_only_fills_gaps() -> None:
         (
             {
                 "max_tokens": 5,
-                "tools": [{"type": "bash_20250124", "name": "bash"}],
+                "tools": [{"type": "computer_20250124", "name": "computer"}],
                 "messages": [{"role": "user", "content": "x"}],
             },
             "tools[0]",
