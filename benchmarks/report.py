@@ -512,6 +512,31 @@ shrank by 30–70 µs of ~200. Medians and the interleaved ratios are the figure
 and a single run's ratio near a target's edge says little either way. With two cores, the load generator, the stub
 and the proxy compete for CPU at c=16/64, so throughput is a lower bound for every target alike.
 
+## Pool size
+
+`benchmarks/pool_scale.py` times `Scheduler.pick` alone (no conversation key, so each pick ranks the
+whole pool; nothing cooling) for pools of 1 to 1,000 API keys, in-process and on Redis. On 2026-11-27
+(this machine, two alternating runs of each build, the first shown) a pick had grown with the pool far
+faster than it needed to: a sort key tuple per account (the tier matched against `tier_order` afresh for
+each) and, on Redis, an `HMGET` with two arguments per account, each packed and its reply parsed in
+Python by redis-py. Now each preference narrows the field in turn and is skipped when every account is
+equal on it, and Redis gets the account ids as one argument to a script that returns only the
+cooldowns that exist:
+
+| state | accounts | CPU µs per pick, before | after | after ÷ before |
+|---|---|---|---|---|
+| in-process | 1 | 9.6 | 6.7 | 0.70 |
+| in-process | 100 | 410.6 | 68.9 | 0.17 |
+| in-process | 1,000 | 3,418.6 | 464.1 | 0.14 |
+| Redis | 1 | 184.8 | 155.6 | 0.84 |
+| Redis | 100 | 1,264.2 | 298.8 | 0.24 |
+| Redis | 1,000 | 13,563.6 | 1,118.5 | 0.08 |
+
+(The second pair of runs: in-process 100 accounts 274.7 → 53.8, Redis 100 accounts 2,802.7 → 309.2.)
+A pick on Redis is still dominated by redis-py's fixed cost per command (~100–150 µs of CPU here,
+as much as a `PING`); the C parser `hiredis` cut an `HMGET` of 200 fields from 1.05 ms to 0.42 ms
+of CPU but a `PING` only from 133 to 108 µs, so with one short command per pick it is not added.
+
 Run it: `make bench` (full, about 15 minutes including LiteLLM's install on first use), or
 `python -m benchmarks.run --no-litellm` / `--no-choices` / `--smoke`. Summary JSON and plots land in
 `benchmarks/results/`; per-request dumps in `benchmarks/results/raw/` (not committed).

@@ -105,6 +105,20 @@ async def test_a_lookup_reads_cooldowns_and_the_binding_together(handles: Handle
     assert await state.lookup([], "", "", now) == View()
 
 
+async def test_a_lookup_over_a_large_pool_finds_cooldowns_at_both_ends(handles: Handles) -> None:
+    # Redis reads a pick's keys in batches inside one script: 5,000 accounts are 10,000 keys, three batches.
+    state = handles()
+    now = time.time()
+    ids = [f"acct{i:04d}" for i in range(5000)]
+    await state.set_cooldown(Cooldown(ids[0], "", now + 30, "429", "rate_limit", since=now))
+    await state.set_cooldown(Cooldown(ids[-1], FLASH, now + 30, "429", "rate_limit", since=now))
+    await state.set_cooldown(Cooldown(ids[2500], "gemini-2.5-pro", now + 30, "429", "rate_limit", since=now))
+    await state.bind("conv", ids[1234], now + 60)
+    view = await state.lookup(ids, FLASH, "conv", now)
+    assert set(view.cooldowns) == {ids[0], f"{ids[-1]}:{FLASH}"}
+    assert view.bound == ids[1234]
+
+
 async def test_failure_counts_add_up_and_reset(handles: Handles) -> None:
     state = handles()
     now = time.time()

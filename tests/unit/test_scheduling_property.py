@@ -176,3 +176,55 @@ async def check_failure(err: GatewayError, scheduler: Scheduler, probe: Probe, m
 )
 def test_no_call_to_a_cooling_account_and_no_needless_failure(sc: dict[str, Any]) -> None:
     asyncio.run(run_scenario(sc))
+
+
+ACCOUNT_SPECS = st.lists(
+    st.tuples(
+        st.integers(-1, 2),  # priority
+        st.sampled_from(["", "free-tier", "standard-tier", "g1-pro-tier", "Legacy"]),
+        st.one_of(st.none(), st.floats(0, 1)),  # remaining fraction for the model, if known
+        st.floats(0, 100),  # last used
+        st.booleans(),  # avoided by this request
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@given(
+    specs=ACCOUNT_SPECS,
+    prefer=st.permutations(["priority", "tier", "quota"]).flatmap(lambda p: st.integers(0, 3).map(lambda n: p[:n])),
+    mode=st.sampled_from(["balance", "cache_first", "performance_first"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_chosen_account_is_the_least_by_avoidance_preferences_and_last_use(
+    specs: list[tuple[int, str, float | None, float, bool]], prefer: list[str], mode: str
+) -> None:
+    # The ranking narrows the field criterion by criterion for speed; it must choose what one sort key would.
+    config = SchedulingConfig(mode=mode, prefer=prefer, tier_order=["standard", "legacy", "free"])
+    scheduler = Scheduler(MemoryState(), FakeClock(), config)
+    accounts = []
+    for i, (priority, tier, remaining, used, _) in enumerate(specs):
+        acc = Account(f"a{i}", API_KEY, f"a{i}", f"secret-{i}", priority=priority, tier=tier, last_used_at=used)
+        if remaining is not None:
+            acc.quota = {"m": {"remaining_fraction": remaining}}
+        accounts.append(acc)
+    avoid = {f"a{i}" for i, spec in enumerate(specs) if spec[4]}
+
+    def key(acc: Account) -> tuple[float, ...]:
+        parts: list[float] = [acc.id in avoid]
+        if mode != "performance_first":
+            for name in prefer:
+                if name == "priority":
+                    parts.append(-acc.priority)
+                elif name == "tier":
+                    low = acc.tier.lower()
+                    parts.append(next((i for i, t in enumerate(config.tier_order) if t in low), len(config.tier_order)))
+                else:
+                    remaining = acc.remaining_fraction("m")
+                    parts.append(-round(remaining * 10) if remaining is not None else -10)
+        return (*parts, acc.last_used_at, accounts.index(acc))
+
+    chosen = scheduler._best(accounts, "m", avoid)
+    expected = min(accounts, key=key)
+    assert key(chosen)[:-1] == key(expected)[:-1]

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from poolgate.config import SchedulingConfig
@@ -53,6 +54,14 @@ class AccountStatus:
     validation_url: str = ""
 
 
+_LAST_USED = attrgetter("last_used_at")
+
+
+def _quota_bucket(remaining: float | None) -> float:
+    # Buckets of 10 % so accounts with similar headroom still take turns; no quota known counts as full.
+    return -round(remaining * 10) if remaining is not None else -10
+
+
 def utc(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
@@ -78,6 +87,8 @@ class Scheduler:
             config.extra_rules, config.cooldown_cap_seconds, config.default_cooldown_seconds
         )
         self._accounts: list[Account] = []
+        self._tier_order: tuple[str, ...] = ()
+        self._tier_ranks_cache: dict[str, int] = {}
         self._persist_cooldowns = persist_cooldowns
         self._persist_state = persist_state
 
@@ -106,26 +117,46 @@ class Scheduler:
             return whole or per_model
         return whole if whole.until >= per_model.until else per_model
 
-    def _tier(self, account: Account) -> int:
-        # Read from config each time: live config changes apply without a restart.
-        order = [name.lower() for name in self.config.tier_order]
-        tier = account.tier.lower()
-        return next((i for i, name in enumerate(order) if name and name in tier), len(order))
+    def _tier_ranks(self, accounts: list[Account]) -> dict[str, int]:
+        """Each of these accounts' tier's place in `tier_order` (unlisted tiers last). The order is read from
+        config at each pick, so live changes apply; each tier text is matched once per order."""
+        order = tuple(self.config.tier_order)
+        if order != self._tier_order:
+            self._tier_order, self._tier_ranks_cache = order, {}
+        ranks = self._tier_ranks_cache
+        for tier in {a.tier for a in accounts}.difference(ranks):
+            low = tier.lower()
+            ranks[tier] = next((i for i, n in enumerate(order) if n and n.lower() in low), len(order))
+        return ranks
 
-    def _order_key(self, account: Account, model: str, avoid: set[str]) -> tuple[float, ...]:
-        key: list[float] = [account.id in avoid]
+    def _best(self, free: list[Account], model: str, avoid: set[str]) -> Account:
+        """The account to use: not avoided, then best by each `prefer` criterion in turn, then least recently used.
+
+        The same order as sorting by one tuple key, but each criterion narrows the field before the next is
+        computed, and one on which every account is equal (the usual case) leaves it as it is: with a
+        hundred accounts a key tuple per account cost an eighth of a millisecond per request.
+        """
+        field = [a for a in free if a.id not in avoid] or free if avoid else free
         if self.config.mode != "performance_first":
             for name in self.config.prefer:
+                if len(field) == 1:
+                    break
+                values: list[float]
                 if name == "priority":
-                    key.append(-account.priority)
+                    values = [-a.priority for a in field]
                 elif name == "tier":
-                    key.append(self._tier(account))
+                    ranks = self._tier_ranks(field)
+                    values = [ranks[a.tier] for a in field]
                 elif name == "quota":
-                    remaining = account.remaining_fraction(model)
-                    # Buckets of 10 % so accounts with similar headroom still take turns.
-                    key.append(-round(remaining * 10) if remaining is not None else -10)
-        key.append(account.last_used_at)
-        return tuple(key)
+                    if not any(a.quota for a in field):
+                        continue  # API keys report no quota: all count as full
+                    values = [_quota_bucket(a.remaining_fraction(model)) for a in field]
+                else:
+                    continue
+                best = min(values)
+                if best != max(values):
+                    field = [a for a, v in zip(field, values, strict=True) if v == best]
+        return min(field, key=_LAST_USED)
 
     async def pick(
         self,
@@ -177,7 +208,7 @@ class Scheduler:
             if considered and all(a.id in blocked for a in considered):
                 raise self._all_blocked(model, considered, blocked, now)
             return None
-        chosen = min(free, key=lambda a: self._order_key(a, model, avoid))
+        chosen = self._best(free, model, avoid)
         return await self._take(chosen, session_key if sticky else "", now, view, model)
 
     def _may_wait(self, blocker: Cooldown, now: float, deadline: float) -> bool:

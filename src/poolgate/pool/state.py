@@ -121,10 +121,17 @@ class MemoryState:
         if now >= self._next_sweep:
             self._sweep(now)
         found: dict[str, Cooldown] = {}
-        for key in cooldown_keys(account_ids, model):
-            cooldown = current.get(key)
-            if cooldown is not None and cooldown.until > now:
-                found[key] = cooldown
+        ids = account_ids if isinstance(account_ids, (set, frozenset)) else set(account_ids)
+        if len(current) < 2 * len(ids):
+            # Fewer cooldowns than keys to look up (the usual case in a large pool): walk the cooldowns.
+            for key, cooldown in current.items():
+                if cooldown.until > now and cooldown.model in ("", model) and cooldown.account_id in ids:
+                    found[key] = cooldown
+            return found
+        for key in cooldown_keys(ids, model):
+            held = current.get(key)
+            if held is not None and held.until > now:
+                found[key] = held
         return found
 
     async def lookup(self, account_ids: Iterable[str], model: str, session: str, now: float) -> View:
