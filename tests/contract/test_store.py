@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from poolgate.store.models import API_KEY, OAUTH, Account, Cooldown
-from poolgate.store.responses import ResponseStore
+from poolgate.store.responses import BrokenChain, ResponseStore
 from poolgate.store.sql import SqlStore
 from tests.servers import Postgres
 
@@ -215,6 +216,63 @@ def test_stored_responses(store: SqlStore) -> None:
     assert responses.delete_before(T0 + 50) == 1
     assert responses.get("resp_1") is None
     assert responses.delete("resp_2") and not responses.delete("resp_2")
+
+
+def _turn(n: int, previous: str | None) -> dict[str, Any]:
+    return {"id": f"resp_{n}", "previous_response_id": previous, "output": [{"a": n}]}
+
+
+def test_a_continued_conversation_stores_each_turn_once(store: SqlStore) -> None:
+    responses = ResponseStore(store.engine)
+    responses.save(_turn(1, None), [{"q": 1}], T0)
+    for n in range(2, 41):
+        responses.save(_turn(n, f"resp_{n - 1}"), [{"q": n}], T0 + n, chained=True)
+    last = responses.get("resp_40")
+    assert last is not None
+    assert last.history == [item for n in range(1, 40) for item in ({"q": n}, {"a": n})] + [{"q": 40}]
+    assert last.conversation()[-1] == {"a": 40}
+    # Each row holds its own turn: the table grows with the conversation, not with its square.
+    with store.engine.connect() as conn:
+        sizes = [len(row[0]) for row in conn.execute(text("SELECT history_json FROM responses"))]
+    assert max(sizes) == len('[{"q":40}]')
+
+
+def test_a_deleted_turn_is_hidden_but_kept_for_the_turns_after_it(store: SqlStore) -> None:
+    responses = ResponseStore(store.engine)
+    responses.save(_turn(1, None), [{"q": 1}], T0)
+    responses.save(_turn(2, "resp_1"), [{"q": 2}], T0 + 1, chained=True)
+    responses.save(_turn(3, "resp_2"), [{"q": 3}], T0 + 2, chained=True)
+    assert responses.delete("resp_2")
+    assert responses.get("resp_2") is None and not responses.delete("resp_2")
+    third = responses.get("resp_3")
+    assert third is not None and third.history == [{"q": 1}, {"a": 1}, {"q": 2}, {"a": 2}, {"q": 3}]
+    # Once nothing continues it, the hidden turn goes with the last one that did.
+    assert responses.delete("resp_3")
+    with store.engine.connect() as conn:
+        left = sorted(row[0] for row in conn.execute(text("SELECT id FROM responses")))
+    assert left == ["resp_1"]
+
+
+def test_retention_keeps_old_turns_that_a_kept_turn_continues(store: SqlStore) -> None:
+    responses = ResponseStore(store.engine)
+    responses.save(_turn(1, None), [{"q": 1}], T0)
+    responses.save(_turn(2, "resp_1"), [{"q": 2}], T0 + 10, chained=True)
+    responses.save(_turn(3, "resp_2"), [{"q": 3}], T0 + 1000, chained=True)
+    responses.save(_turn(4, None), [{"q": 4}], T0 + 20)  # old, and nothing continues it
+    assert responses.delete_before(T0 + 500) == 1
+    kept = responses.get("resp_3")
+    assert kept is not None and kept.history[0] == {"q": 1}
+    assert responses.get("resp_4") is None
+
+
+def test_a_conversation_whose_start_is_gone_says_so(store: SqlStore) -> None:
+    responses = ResponseStore(store.engine)
+    responses.save(_turn(1, None), [{"q": 1}], T0)
+    responses.save(_turn(2, "resp_1"), [{"q": 2}], T0 + 1, chained=True)
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM responses WHERE id = 'resp_1'"))
+    with pytest.raises(BrokenChain, match="resp_1"):
+        responses.get("resp_2")
 
 
 def open_at_once(data_dir: Path, database_url: str = "", instances: int = 3) -> list[BaseException]:

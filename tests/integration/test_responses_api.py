@@ -651,3 +651,27 @@ def test_custom_tool_round_trip(client: openai.OpenAI, sim: Simulator, stream: b
     history.append({"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Applied."})
     second = client.responses.create(model="gemini-2.5-flash", input=history, tools=[PATCH_TOOL])
     assert second.output_text == 'Tool result: {"output":"Applied."}'
+
+
+def test_a_long_chain_of_stored_turns_keeps_every_turn_even_when_one_is_deleted(
+    client: openai.OpenAI, sim: Simulator
+) -> None:
+    previous: str | None = None
+    ids = []
+    for n in range(6):
+        turn = client.responses.create(
+            model="gemini-2.5-flash", input=f"turn {n}", **({"previous_response_id": previous} if previous else {})
+        )
+        ids.append(turn.id)
+        previous = turn.id
+    client.responses.delete(ids[2])
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(ids[2])
+    # The deleted turn is gone for the client, yet the turns after it still carry the whole conversation.
+    final = client.responses.create(model="gemini-2.5-flash", previous_response_id=ids[-1], input="and now?")
+    contents = sim.calls(KEY)[-1]["body"]["contents"]
+    said = [part["text"] for content in contents if content["role"] == "user" for part in content["parts"]]
+    assert said == [f"turn {n}" for n in range(6)] + ["and now?"]
+    listed = client.responses.input_items.list(final.id, order="asc", limit=100)
+    texts = [item.content[0].text for item in listed.data if item.type == "message"]  # type: ignore[union-attr]
+    assert texts[0] == "turn 0" and texts[-1] == "and now?" and len(texts) == 13  # 7 asked, 6 answered

@@ -117,6 +117,18 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         # Encrypted like the other secrets: a proxy URL may carry its own user and password.
         ["ALTER TABLE accounts ADD COLUMN proxy_enc TEXT NOT NULL DEFAULT ''"],
     ),
+    (
+        6,
+        "stored responses chained to the one they continue",
+        # A continuation stores only its own new input items (chained = 1) instead of the whole history;
+        # rows stored before keep theirs whole (chained = 0). A deleted response later ones continue is
+        # hidden (deleted = 1) and kept for them.
+        [
+            "ALTER TABLE responses ADD COLUMN chained INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE responses ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0",
+            "CREATE INDEX idx_responses_previous ON responses (previous_response_id)",
+        ],
+    ),
 ]
 
 

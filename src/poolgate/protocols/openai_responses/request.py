@@ -36,7 +36,7 @@ _OPENAI_HELD: Final = (
 @dataclass(slots=True)
 class ResponsesRequest:
     model: str
-    input_items: list[Any]
+    input_items: list[Any]  # the stored conversation's items, then the request's
     hub: GenerateContentRequest
     stream: bool = False
     store: bool = True
@@ -46,6 +46,7 @@ class ResponsesRequest:
     namespaces: set[str] = field(default_factory=set)
     customs: set[str] = field(default_factory=set)  # custom tools: their calls are custom_tool_call items
     logprobs: bool = False  # `include` asked for message.output_text.logprobs
+    new_items: list[Any] = field(default_factory=list)  # the request's own input items
 
 
 def input_items(body: dict[str, Any]) -> list[Any]:
@@ -164,6 +165,7 @@ def to_hub(
         namespaces=tools.namespaces,
         customs=tools.custom_names,
         logprobs=logprobs,
+        new_items=items,
     )
 
 

@@ -21,7 +21,7 @@ from poolgate.protocols.openai_responses.stream import ResponsesEncoder
 from poolgate.server import pipeline
 from poolgate.server.asgi import Request, Response, StreamResponse, json_response
 from poolgate.services import Services
-from poolgate.store.responses import ResponseStore, StoredResponse
+from poolgate.store.responses import BrokenChain, ResponseStore, StoredResponse
 
 PREFIX = "/v1/responses/"
 
@@ -34,7 +34,10 @@ def _store(svc: Services) -> ResponseStore:
 
 async def _load(svc: Services, response_id: str) -> StoredResponse | None:
     # A database that cannot be reached here is server/app.py's 503 store_unavailable, as on every route.
-    return await asyncio.to_thread(_store(svc).get, response_id)
+    try:
+        return await asyncio.to_thread(_store(svc).get, response_id)
+    except BrokenChain as exc:
+        raise GatewayError(ErrorKind.NOT_FOUND, str(exc), param="previous_response_id") from None
 
 
 def _not_found(response_id: str) -> GatewayError:
@@ -89,7 +92,10 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response |
         if not (parsed.store and encoder.finished):
             return
         try:
-            await asyncio.to_thread(_store(svc).save, encoder.response, parsed.input_items, created)
+            # A continuation stores only what it added; its conversation is read back through the chain.
+            chained = parsed.previous_response_id is not None
+            items = parsed.new_items if chained else parsed.input_items
+            await asyncio.to_thread(_store(svc).save, encoder.response, items, created, chained=chained)
         except SQLAlchemyError:
             # The answer itself is good; losing it from the store must not break the client's stream.
             log.exception("request %s: could not store response", ctx.request_id)
