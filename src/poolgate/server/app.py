@@ -228,6 +228,16 @@ _PER_ACCOUNT = (
         " over several. Send the content inline (base64 data) or as a URL in the request instead.",
     ),
     (
+        "/batches",
+        " Batch jobs are not served: each belongs to one upstream account and poolgate spreads requests over"
+        " several. Send the requests one by one (concurrently if you like) instead.",
+    ),
+    (
+        "/operations",
+        " Long-running operations are not served: each belongs to one upstream account and poolgate spreads"
+        " requests over several.",
+    ),
+    (
         "/cachedContents",
         " Explicit context caches are not served: each belongs to one upstream account and poolgate spreads"
         " requests over several. Gemini caches repeated prompt prefixes by itself (usage reports them as"

@@ -111,6 +111,9 @@ def test_files_and_caches_are_refused_in_gemini_shape_with_the_reason(
         made.sdk.caches.create(model=MODEL, config={"contents": ["x"]})
     assert cache.value.code == 404 and cache.value.status == "NOT_FOUND"
     assert "caches repeated prompt prefixes by itself" in str(cache.value.message)
+    with pytest.raises(errors.ClientError) as batch:
+        made.sdk.batches.create(model=MODEL, src=[{"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}])
+    assert batch.value.code == 404 and "one upstream account keeps" in str(batch.value.message)
     made.http.close()
     assert upstream_calls(sim) == []
 

@@ -43,10 +43,23 @@ def parse_action(tail: str) -> Action:
     if method not in METHODS:
         raise GatewayError(
             ErrorKind.NOT_FOUND,
-            f"Method '{method}' is not supported. Use generateContent, streamGenerateContent, countTokens, "
-            "embedContent or batchEmbedContents.",
+            f"Method '{method}' is not supported.{_WHY_NOT.get(method, '')} Use generateContent, "
+            "streamGenerateContent, countTokens, embedContent or batchEmbedContents.",
         )
     return Action(model, method)
+
+
+_JOBS = (
+    " It starts a job that one upstream account keeps and is polled for later, which a pool that spreads"
+    " requests over accounts cannot follow."
+)
+# Methods a client may well try, and why the pool does not serve them.
+_WHY_NOT = {
+    "batchGenerateContent": _JOBS,
+    "asyncBatchEmbedContent": _JOBS,
+    "predictLongRunning": _JOBS,
+    "predict": " Imagen's predict is not served here; OpenAI's POST /v1/images/generations draws with Gemini's image models.",
+}
 
 
 def _sanitize_declaration(decl: Any) -> Any:
