@@ -91,19 +91,15 @@ def convert_tools(tools: object, tool_choice: object, parallel: object, model: s
         if not isinstance(tool, dict):
             raise invalid(f"'{where}' must be an object.", where)
         kind = tool.get("type")
-        if kind == "function":
+        if kind in ("function", "custom"):
             name = tool.get("name")
             if not isinstance(name, str) or not name:
                 raise invalid(f"'{where}.name' must be a non-empty string.", f"{where}.name")
-            declarations.append(_declaration(tool, name, where))
+            declare = _declaration if kind == "function" else custom_declaration
+            declarations.append(declare(tool, name, where))
             out.function_names.add(name)
-        elif kind == "custom":
-            name = tool.get("name")
-            if not isinstance(name, str) or not name:
-                raise invalid(f"'{where}.name' must be a non-empty string.", f"{where}.name")
-            declarations.append(custom_declaration(tool, name, where))
-            out.function_names.add(name)
-            out.custom_names.add(name)
+            if kind == "custom":
+                out.custom_names.add(name)
         elif kind == "namespace":
             ns = tool.get("name")
             inner = tool.get("tools")
