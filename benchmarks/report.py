@@ -534,8 +534,11 @@ cooldowns that exist:
 
 (The second pair of runs: in-process 100 accounts 274.7 → 53.8, Redis 100 accounts 2,802.7 → 309.2.)
 A pick on Redis is still dominated by redis-py's fixed cost per command (~100–150 µs of CPU here,
-as much as a `PING`); the C parser `hiredis` cut an `HMGET` of 200 fields from 1.05 ms to 0.42 ms
-of CPU but a `PING` only from 133 to 108 µs, so with one short command per pick it is not added.
+as much as a `PING`). redis-py parses replies in Python unless the C parser `hiredis` is installed: it
+cut an `HMGET` of 200 fields from 1.05 ms to 0.42 ms of CPU and a `PING` from 133 to 108 µs, and a
+request's Redis work (the pick's script and the success's `UNLINK`) from 320–428 to 258–361 µs of CPU
+with one account and from 414–475 to 300–355 µs with 100 (three alternating pairs, each pair in
+hiredis's favour), so poolgate depends on `redis[hiredis]`.
 
 Run it: `make bench` (full, about 15 minutes including LiteLLM's install on first use), or
 `python -m benchmarks.run --no-litellm` / `--no-choices` / `--smoke`. Summary JSON and plots land in
