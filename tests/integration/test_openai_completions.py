@@ -157,3 +157,37 @@ def test_one_failing_prompt_fails_the_request_in_openai_shape(
     assert "Prompt two is not allowed." in str(caught.value)
     # The gateway goes on serving (the other call's stream, if it opened, was closed).
     assert client.completions.create(model=MODEL, prompt="again").choices[0].text == answer_to("again")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_blocked_prompt_keeps_its_choices_and_says_content_filter(
+    client: openai.OpenAI, simulator_process: Simulator, stream: bool
+) -> None:
+    blocked = {
+        "promptFeedback": {"blockReason": "SAFETY"},
+        "usageMetadata": {"promptTokenCount": 2, "totalTokenCount": 2},
+    }
+    simulator_process.script(KEY, {"raw": blocked})
+    texts: dict[int, str] = {}
+    reasons: dict[int, str | None] = {}
+    if stream:
+        for chunk in client.completions.create(model=MODEL, prompt=["one", "two"], n=2, stream=True):
+            for choice in chunk.choices:
+                texts[choice.index] = texts.get(choice.index, "") + choice.text
+                reasons[choice.index] = choice.finish_reason or reasons.get(choice.index)
+    else:
+        out = client.completions.create(model=MODEL, prompt=["one", "two"], n=2)
+        texts = {c.index: c.text for c in out.choices}
+        reasons = {c.index: c.finish_reason for c in out.choices}
+    assert sorted(reasons) == [0, 1, 2, 3]
+    # Whichever prompt the scripted answer met, both its choices report the block; the other's are answers.
+    blocked_pair = [i for i in range(4) if reasons[i] == "content_filter"]
+    assert blocked_pair in ([0, 1], [2, 3]), reasons
+    assert all(texts.get(i, "") == "" for i in blocked_pair)
+    assert sum(1 for i in range(4) if reasons[i] == "stop" and "You said:" in texts[i]) == 2
+
+
+def test_a_blocked_single_prompt_says_content_filter(client: openai.OpenAI, simulator_process: Simulator) -> None:
+    simulator_process.script(KEY, {"raw": {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}}})
+    out = client.completions.create(model=MODEL, prompt="bad")
+    assert [(c.index, c.text, c.finish_reason) for c in out.choices] == [(0, "", "content_filter")]

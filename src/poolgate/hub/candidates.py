@@ -24,6 +24,17 @@ def shifted(chunk: JSON, offset: int) -> JSON:
     return out
 
 
+def answered(answer: JSON, per: int) -> JSON:
+    """The answer, or for a prompt Gemini blocked (no candidates, `promptFeedback.blockReason`) `per`
+    candidates that say so (finish SAFETY), so each of the prompt's choices is still there to report it."""
+    if answer.get("candidates"):
+        return answer
+    feedback = answer.get("promptFeedback")
+    if not (isinstance(feedback, dict) and feedback.get("blockReason")):
+        return answer
+    return {**answer, "candidates": [{"index": i, "finishReason": "SAFETY"} for i in range(per)]}
+
+
 def summed_usage(usages: Iterable[object]) -> JSON:
     """usageMetadata added up field by field; only the counts (the per-modality lists are dropped)."""
     total: JSON = {}
@@ -40,7 +51,7 @@ def merged(answers: list[JSON], per: int) -> JSON:
     """Answers to separate requests as one answer: answer i's candidates get indices i*per … i*per+per-1."""
     candidates: list[object] = []
     for i, answer in enumerate(answers):
-        candidates.extend(shifted(answer, i * per).get("candidates") or ())
+        candidates.extend(shifted(answered(answer, per), i * per).get("candidates") or ())
     out: JSON = {"candidates": candidates}
     usage = summed_usage(answer.get("usageMetadata") for answer in answers)
     if usage:

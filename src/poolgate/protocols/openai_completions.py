@@ -41,6 +41,10 @@ class CompletionRequest:
     def echoed(self) -> list[str] | None:
         return self.prompts if self.echo else None
 
+    @property
+    def choices(self) -> int:
+        return len(self.prompts) * self.n
+
 
 def to_hub(body: dict[str, Any]) -> CompletionRequest:
     model = fields.req_str(body, "model")
@@ -127,12 +131,15 @@ def from_hub(
     created: int,
     echo: list[str] | None = None,
     per_prompt: int = 1,
+    choices: int = 1,
     logprobs: bool = False,
 ) -> tuple[JSON, Usage | None]:
-    """The Completion object. `echo` holds the prompts when they are sent back before each choice's text."""
+    """The Completion object, with at least `choices` choices. `echo` holds the prompts when they are sent
+    back before each choice's text."""
     texts: dict[int, list[str]] = {}
     reasons: dict[int, str] = {}
     usage: Usage | None = None
+    answer = candidates.answered(answer, per_prompt)  # a blocked prompt: each choice says so
     for ev in events_from_chunk(answer):
         if isinstance(ev, TextDelta):
             texts.setdefault(ev.index, []).append(ev.text)
@@ -141,8 +148,7 @@ def from_hub(
         elif isinstance(ev, Usage):
             usage = ev
     probs = _candidate_logprobs(answer, {}) if logprobs else {}
-    count = len(echo) * per_prompt if echo else 0
-    indices = sorted(set(texts) | set(reasons) | set(range(count))) or [0]
+    indices = sorted(set(texts) | set(reasons) | set(range(choices)))
     body: JSON = {
         "id": f"cmpl-{request_id}",
         "object": "text_completion",
@@ -209,9 +215,11 @@ class CompletionEncoder:
         include_usage: bool,
         echo: list[str] | None = None,
         per_prompt: int = 1,
+        choices: int = 1,
         logprobs: bool = False,
     ) -> None:
         self.include_usage = include_usage
+        self._choices = choices
         self.usage: Usage | None = None
         self._base: JSON = {
             "id": f"cmpl-{request_id}",
@@ -242,6 +250,7 @@ class CompletionEncoder:
 
     def feed(self, chunk: JSON) -> list[bytes]:
         out: list[bytes] = []
+        chunk = candidates.answered(chunk, self._per_prompt)  # a blocked prompt: each choice says so
         probs = _candidate_logprobs(chunk, self._offsets) if self._logprobs else {}
         for ev in events_from_chunk(chunk):
             if isinstance(ev, TextDelta) and ev.text:
@@ -256,7 +265,7 @@ class CompletionEncoder:
     def finish(self) -> list[bytes]:
         out = [
             self._chunk(i, "", finish_reason(self._reasons.get(i, "STOP"), False))
-            for i in sorted(self._seen | set(self._reasons)) or [0]
+            for i in sorted(self._seen | set(self._reasons) | set(range(self._choices)))
         ]
         if self.include_usage:
             body = dict(self._base)

@@ -358,7 +358,7 @@ async def _in_turn(streams: list[OpenStream], per: int) -> AsyncIterator[JSON]:
             last: object = None
             try:
                 async for chunk in stream.chunks():
-                    out = candidates.shifted(chunk, i * per)
+                    out = candidates.shifted(candidates.answered(chunk, per), i * per)
                     usage = chunk.get("usageMetadata")
                     if usage is not None:
                         last = usage

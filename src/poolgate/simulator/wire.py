@@ -67,12 +67,15 @@ def stream_chunks(reply: Reply, model: str, response_id: str, text_chunks: int) 
         text = "".join(p["text"] for p in parts if isinstance(p.get("text"), str) and not p.get("thought"))
         if reply.logprobs is not None and text:
             candidate["logprobsResult"] = logprobs_result(text, reply.logprobs)
-        chunk: dict[str, Any] = {"candidates": [candidate]}
         if n == last:
             candidate["finishReason"] = reply.finish_reason
-            chunk["usageMetadata"] = reply.usage
             if reply.grounding is not None:
                 candidate["groundingMetadata"] = reply.grounding
+        # Every candidate asked for (candidateCount) streams alongside the first, as Gemini's do.
+        others = [{**candidate, "index": i} for i in range(1, reply.candidate_count)]
+        chunk: dict[str, Any] = {"candidates": [candidate, *others]}
+        if n == last:
+            chunk["usageMetadata"] = reply.usage
         chunk["modelVersion"] = model
         chunk["responseId"] = response_id
         chunks.append(chunk)

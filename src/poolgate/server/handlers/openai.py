@@ -81,6 +81,7 @@ async def completions(req: Request, ctx: RequestContext, svc: Services) -> Respo
             created=created,
             echo=comp.echoed(),
             per_prompt=comp.n,
+            choices=comp.choices,
             logprobs=comp.logprobs is not None,
         )
 
@@ -92,6 +93,7 @@ async def completions(req: Request, ctx: RequestContext, svc: Services) -> Respo
             include_usage=comp.include_usage,
             echo=comp.echoed(),
             per_prompt=comp.n,
+            choices=comp.choices,
             logprobs=comp.logprobs is not None,
         )
 
