@@ -244,6 +244,7 @@ def test_a_deleted_turn_is_hidden_but_kept_for_the_turns_after_it(store: SqlStor
     responses.save(_turn(3, "resp_2"), [{"q": 3}], T0 + 2, chained=True)
     assert responses.delete("resp_2")
     assert responses.get("resp_2") is None and not responses.delete("resp_2")
+    assert responses.get("resp_2", history=False) is None
     third = responses.get("resp_3")
     assert third is not None and third.history == [{"q": 1}, {"a": 1}, {"q": 2}, {"a": 2}, {"q": 3}]
     # Once nothing continues it, the hidden turn goes with the last one that did.
@@ -273,6 +274,9 @@ def test_a_conversation_whose_start_is_gone_says_so(store: SqlStore) -> None:
         conn.execute(text("DELETE FROM responses WHERE id = 'resp_1'"))
     with pytest.raises(BrokenChain, match="resp_1"):
         responses.get("resp_2")
+    # The response alone (what retrieve shows) is read without walking the conversation.
+    alone = responses.get("resp_2", history=False)
+    assert alone is not None and alone.response["output"] == [{"a": 2}] and alone.history == []
 
 
 def open_at_once(data_dir: Path, database_url: str = "", instances: int = 3) -> list[BaseException]:

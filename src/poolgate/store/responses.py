@@ -102,11 +102,15 @@ class ResponseStore:
                 params,
             )
 
-    def get(self, response_id: str) -> StoredResponse | None:
+    def get(self, response_id: str, *, history: bool = True) -> StoredResponse | None:
         """The response and its whole input history; None if unknown or deleted. BrokenChain if an
-        earlier response it continues is missing."""
+        earlier response it continues is missing. Without `history` only the response is read (its
+        history comes back empty), however long the conversation."""
         with self.engine.connect() as conn:
-            rows = conn.execute(_CHAIN, {"id": response_id, "limit": MAX_CHAIN}).fetchall()
+            rows = conn.execute(_CHAIN, {"id": response_id, "limit": MAX_CHAIN if history else 0}).fetchall()
+        if rows and not history:
+            row = rows[0]
+            return None if row[4] else StoredResponse(row[0], float(row[1]), orjson.loads(row[6]), [])
         if not rows or rows[0][4]:
             return None
         last = rows[-1]
@@ -114,12 +118,12 @@ class ResponseStore:
             raise BrokenChain(
                 f"The conversation of response '{response_id}' continues '{last[2]}', which is no longer stored."
             )
-        history: list[Any] = []
+        items: list[Any] = []
         for row in reversed(rows[1:]):  # oldest first: each earlier turn's input, then its answer
-            history.extend(orjson.loads(row[5]))
-            history.extend(orjson.loads(row[6]).get("output") or [])
-        history.extend(orjson.loads(rows[0][5]))
-        return StoredResponse(rows[0][0], float(rows[0][1]), orjson.loads(rows[0][6]), history)
+            items.extend(orjson.loads(row[5]))
+            items.extend(orjson.loads(row[6]).get("output") or [])
+        items.extend(orjson.loads(rows[0][5]))
+        return StoredResponse(rows[0][0], float(rows[0][1]), orjson.loads(rows[0][6]), items)
 
     def delete(self, response_id: str) -> bool:
         """Delete a response; one that later responses continue is only hidden, for their sake."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,10 +33,10 @@ def _store(svc: Services) -> ResponseStore:
     return ResponseStore(svc.store.engine)
 
 
-async def _load(svc: Services, response_id: str) -> StoredResponse | None:
+async def _load(svc: Services, response_id: str, history: bool = True) -> StoredResponse | None:
     # A database that cannot be reached here is server/app.py's 503 store_unavailable, as on every route.
     try:
-        return await asyncio.to_thread(_store(svc).get, response_id)
+        return await asyncio.to_thread(functools.partial(_store(svc).get, response_id, history=history))
     except BrokenChain as exc:
         raise GatewayError(ErrorKind.NOT_FOUND, str(exc), param="previous_response_id") from None
 
@@ -158,9 +159,9 @@ async def _saving_last(chunks: AsyncIterator[bytes], save: Callable[[], Awaitabl
         yield held
 
 
-async def _stored(svc: Services, response_id: str) -> StoredResponse:
-    """The stored response, or the 404 that names it."""
-    stored = await _load(svc, response_id) if response_id else None
+async def _stored(svc: Services, response_id: str, history: bool = False) -> StoredResponse:
+    """The stored response (with its input history if asked), or the 404 that names it."""
+    stored = await _load(svc, response_id, history) if response_id else None
     if stored is None:
         raise _not_found(response_id)
     return stored
@@ -196,7 +197,7 @@ async def _input_items(req: Request, svc: Services, response_id: str) -> Respons
     order = query.get("order", "desc")
     if order not in ("asc", "desc"):
         raise GatewayError(ErrorKind.INVALID_REQUEST, "'order' must be 'asc' or 'desc'.", param="order")
-    stored = await _stored(svc, response_id)
+    stored = await _stored(svc, response_id, history=True)
     page = input_item_page(stored.id, stored.history, order, limit, query.get("after"))
     return json_response(page)
 
