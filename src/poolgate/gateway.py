@@ -263,6 +263,8 @@ class Gateway:
                     avoid.add(account.id)
                     ready_at[account.id] = self.clock.now() + decision.backoff
                     retries_left -= 1
+                elif decision.bounded:
+                    retries_left -= 1  # a network error or timeout: the account cools, and the budget is spent
                 # Otherwise the account now cools or is parked, so the scheduler will not offer it again
                 # unless it frees up (or, in cache_first, the conversation waits for it within the deadline).
                 continue

@@ -55,6 +55,8 @@ OUTCOMES: dict[str, tuple[UpstreamFailure | None, bool]] = {
     "not_found": (_http(404, g.MODEL_NOT_FOUND), False),
 }
 FAILING = [name for name in OUTCOMES if name != "ok"]
+# Failures that cool the account but also spend the retry budget (likely the way to Google, not the account).
+BOUNDED = frozenset({"network", "timeout", "token_refresh_failed"})
 
 
 @dataclass
@@ -144,9 +146,9 @@ async def check_failure(err: GatewayError, scheduler: Scheduler, probe: Probe, m
         assert err.status == 400  # a client error keeps its meaning and is never retried elsewhere
         return
     assert "bad_request" not in outcomes
-    request_scope_failures = sum(1 for o in outcomes if OUTCOMES[o][1])
-    if request_scope_failures >= max_attempts:
-        return  # the retry budget for failures that say nothing about the account was spent
+    budgeted = sum(1 for o in outcomes if OUTCOMES[o][1] or o in BOUNDED)
+    if budgeted >= max_attempts:
+        return  # the retry budget for failures that say nothing (or little) about the account was spent
     # Otherwise every account that is still free for this model must have been tried by this request.
     now = scheduler.clock.now()
     cooldowns = await scheduler.state.cooldowns(now)
@@ -176,6 +178,29 @@ async def check_failure(err: GatewayError, scheduler: Scheduler, probe: Probe, m
 )
 def test_no_call_to_a_cooling_account_and_no_needless_failure(sc: dict[str, Any]) -> None:
     asyncio.run(run_scenario(sc))
+
+
+def test_a_network_outage_costs_a_request_max_attempts_not_the_whole_pool() -> None:
+    async def run() -> tuple[int, int, GatewayError]:
+        clock = FakeClock()
+        config = SchedulingConfig(max_attempts=3)
+        scheduler = Scheduler(MemoryState(), clock, config)
+        scheduler.set_accounts([Account(f"a{i}", API_KEY, f"a{i}", f"key-{i}") for i in range(20)])
+        probe = Probe(scheduler, clock, deque(["network"] * 100))
+        gateway = Gateway(scheduler, {API_KEY: probe}, scheduler.classifier, clock, config.max_attempts)
+        ctx = RequestContext(request_id="p", route="/p", protocol="openai")
+        call = UpstreamCall(model="gemini-2.5-flash", body={"contents": []}, stream=False)
+        try:
+            await gateway.generate(call, ctx)
+        except GatewayError as err:
+            cooling = len(await scheduler.state.cooldowns(clock.now()))
+            return len(probe.attempts), cooling, err
+        raise AssertionError("the request should have failed")
+
+    attempts, cooling, err = asyncio.run(run())
+    # Three accounts tried (and cooling), seventeen left alone for when the way to Google is back.
+    assert (attempts, cooling) == (3, 3)
+    assert err.status == 502 and "network error" in err.message
 
 
 ACCOUNT_SPECS = st.lists(

@@ -77,6 +77,10 @@ class Rule:
     ladder_floor: bool = False  # the cooldown is at least the ladder step, even with an explicit delay
     blocks_as: str = COOLING
     refresh: bool = False  # an OAuth transport may refresh the token once and retry
+    # The account cools, yet the attempt also counts against max_attempts: the failure is more likely
+    # about the way to Google (DNS, a proxy, the link) than about the account, so walking the whole pool
+    # on it would only make a request try every account, each for up to the attempt timeout, in an outage.
+    bounded: bool = False
     cool_after: int = 0  # a request-scope rule that keeps hitting the same account × model cools it after this many
 
     def matches(self, f: UpstreamFailure, reasons: set[str], haystack: str) -> bool:
@@ -119,6 +123,7 @@ class Decision:
     blocks_as: str = COOLING
     source: str = "ladder"  # where the length came from: one of SOURCES, "ladder" or "none"
     refresh: bool = False
+    bounded: bool = False  # see Rule.bounded
 
 
 def _re(pattern: str) -> re.Pattern[str]:
@@ -145,10 +150,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         ladder=(30, 60, 300),
         cap=600,
         blocks_as=PARKED,
+        bounded=True,
     ),
     Rule("empty_stream", Scope.REQUEST, when="empty", backoff=(0.2, 0.5)),
-    Rule("timeout", Scope.ACCOUNT_MODEL, when="timeout", ladder=(5, 15, 30), cap=60),
-    Rule("network", Scope.ACCOUNT, when="network", ladder=(2, 5, 15), cap=30),
+    Rule("timeout", Scope.ACCOUNT_MODEL, when="timeout", ladder=(5, 15, 30), cap=60, bounded=True),
+    Rule("network", Scope.ACCOUNT, when="network", ladder=(2, 5, 15), cap=30, bounded=True),
     Rule(
         "invalid_key",
         Scope.ACCOUNT,
@@ -292,6 +298,7 @@ def rule_from_dict(data: dict[str, Any], default_cooldown: float = 30.0) -> Rule
         backoff=tuple(float(x) for x in data.get("backoff", ())),
         delay_at_most=float(delay_at_most) if delay_at_most is not None else None,
         blocks_as=blocks_as,
+        bounded=bool(data.get("bounded", False)),
     )
 
 
@@ -431,4 +438,5 @@ class Classifier:
             blocks_as=rule.blocks_as,
             source=source,
             refresh=rule.refresh,
+            bounded=rule.bounded,
         )
