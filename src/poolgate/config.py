@@ -95,6 +95,14 @@ class StoreConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    """The gateway's own log lines on stderr (not the request log, which is [monitor])."""
+
+    level: str = "info"
+    format: str = "text"  # text | json (one object per line, for log collectors)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     proxy: ProxyConfig = field(default_factory=ProxyConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
@@ -102,6 +110,7 @@ class Config:
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     @property
     def scheme(self) -> str:
@@ -128,11 +137,14 @@ _SECTIONS: dict[str, type[Any]] = {
     "upstream": UpstreamConfig,
     "monitor": MonitorConfig,
     "store": StoreConfig,
+    "logging": LoggingConfig,
 }
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "proxy.auth_mode": ("off", "strict", "all_except_health", "auto"),
     "scheduling.mode": ("cache_first", "balance", "performance_first"),
+    "logging.level": ("debug", "info", "warning", "error"),
+    "logging.format": ("text", "json"),
 }
 
 

@@ -46,3 +46,12 @@ def test_env_json_for_lists() -> None:
 def test_errors_name_the_key(text: str, env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         load_config(text, env)
+
+
+def test_logging_level_and_format_are_checked() -> None:
+    assert load_config('[logging]\nlevel = "debug"\nformat = "json"').logging.format == "json"
+    assert load_config("", {"POOLGATE_LOGGING__LEVEL": "warning"}).logging.level == "warning"
+    with pytest.raises(ConfigError, match=r"logging\.level: expected one of debug, info, warning, error"):
+        load_config('[logging]\nlevel = "verbose"')
+    with pytest.raises(ConfigError, match=r"logging\.format: expected one of text, json"):
+        load_config("", {"POOLGATE_LOGGING__FORMAT": "xml"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import logging
 import math
 import os
 import signal
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from poolgate import log_lines
 from poolgate.cli.common import ConfigOption, DataDirOption, load
 from poolgate.config import Config, load_config_file, replace_section
 from poolgate.store.models import API_KEY, Account
@@ -45,7 +45,7 @@ def serve(
         cfg = replace_section(cfg, "proxy", host=host)
     if port:
         cfg = replace_section(cfg, "proxy", port=port)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    log_lines.configure(cfg.logging)
     try:
         import uvloop
 
@@ -164,7 +164,8 @@ async def _serve(
                 http=GuardedProtocol,
                 ws="none",
                 lifespan="off",
-                log_level="warning",
+                log_level=log_lines.uvicorn_log_level(cfg.logging),
+                log_config=None,  # uvicorn's loggers go through poolgate's handler and format
                 access_log=False,
                 timeout_keep_alive=75,
                 timeout_graceful_shutdown=max(1, math.ceil(cfg.proxy.shutdown_grace_seconds)),
