@@ -191,3 +191,15 @@ def test_a_blocked_single_prompt_says_content_filter(client: openai.OpenAI, simu
     simulator_process.script(KEY, {"raw": {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}}})
     out = client.completions.create(model=MODEL, prompt="bad")
     assert [(c.index, c.text, c.finish_reason) for c in out.choices] == [(0, "", "content_filter")]
+
+
+def test_overhead_header_counts_prompts_answered_side_by_side_once(
+    client: openai.OpenAI, simulator_process: Simulator
+) -> None:
+    # Both calls wait 0.3 s upstream at the same time: the gateway's own time is the rest, not the rest
+    # minus 0.6 s (which read as 0).
+    simulator_process.script(KEY, {"delay": 0.3}, {"delay": 0.3})
+    raw = client.completions.with_raw_response.create(model=MODEL, prompt=["one", "two"])
+    overhead = float(raw.headers["x-poolgate-overhead-ms"])
+    assert 0 < overhead < 250
+    assert len(raw.parse().choices) == 2

@@ -327,7 +327,10 @@ async def run_each(
     calls = [make_call(ctx, svc, req, hub, stream, hint) for hub in hubs]
     if stream:
         return await commit_stream(ctx, svc, open_all(svc, ctx, calls, per), make_encoder)
+    started = time.perf_counter()
     answers = await all_or_nothing([svc.gateway.generate(call, ctx) for call in calls])
+    # The calls ran side by side: the time spent upstream is the span, not the sum of their times.
+    ctx.upstream_seconds = min(ctx.upstream_seconds, time.perf_counter() - started)
     return encode_answer(ctx, svc, candidates.merged(answers, per), from_hub)
 
 
