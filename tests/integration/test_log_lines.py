@@ -30,14 +30,20 @@ def provoke(gw: Gateway) -> str:
     return r.headers["x-request-id"]
 
 
-def test_json_lines_carry_every_message_poolgate_and_uvicorn_write(tmp_path: Any, simulator: Simulator) -> None:
-    gw = gateway_for_module(tmp_path, simulator, {"POOLGATE_LOGGING__FORMAT": "json"}, {"logs": KEY})
+def logged(tmp_path: Any, simulator: Simulator, env: dict[str, str]) -> tuple[str, str]:
+    """A gateway with `env` provoked once: the failed request's id and everything it wrote."""
+    gw = gateway_for_module(tmp_path, simulator, env, {"logs": KEY})
     try:
         request_id = provoke(gw)
         poll(lambda: "Invalid HTTP request" in gw.output(), "uvicorn's warning to be written", 5)
     finally:
         gw.stop()
-    lines = [json.loads(line) for line in gw.output().splitlines() if line and not line.startswith(BANNER)]
+    return request_id, gw.output()
+
+
+def test_json_lines_carry_every_message_poolgate_and_uvicorn_write(tmp_path: Any, simulator: Simulator) -> None:
+    request_id, output = logged(tmp_path, simulator, {"POOLGATE_LOGGING__FORMAT": "json"})
+    lines = [json.loads(line) for line in output.splitlines() if line and not line.startswith(BANNER)]
     assert lines and all(set(line) >= {"time", "level", "logger", "message"} for line in lines)
     assert all(line["time"].endswith("Z") for line in lines)
     failed = [line for line in lines if line["logger"] == "poolgate.gateway" and request_id in line["message"]]
@@ -46,11 +52,6 @@ def test_json_lines_carry_every_message_poolgate_and_uvicorn_write(tmp_path: Any
 
 
 def test_level_warning_keeps_info_lines_out(tmp_path: Any, simulator: Simulator) -> None:
-    gw = gateway_for_module(tmp_path, simulator, {"POOLGATE_LOGGING__LEVEL": "warning"}, {"logs": KEY})
-    try:
-        request_id = provoke(gw)
-        poll(lambda: "Invalid HTTP request" in gw.output(), "uvicorn's warning to be written", 5)
-    finally:
-        gw.stop()
-    assert request_id not in gw.output()  # the failed attempt is an info line
-    assert "WARNING uvicorn.error: Invalid HTTP request received." in gw.output()
+    request_id, output = logged(tmp_path, simulator, {"POOLGATE_LOGGING__LEVEL": "warning"})
+    assert request_id not in output  # the failed attempt is an info line
+    assert "WARNING uvicorn.error: Invalid HTTP request received." in output
