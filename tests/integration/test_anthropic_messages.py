@@ -538,6 +538,10 @@ def test_structured_output_other_than_json_schema_is_refused(client: anthropic.A
             {"command": "str_replace", "path": "/src/a.py", "old_str": "x = 1", "new_str": "x = 2"},
         ),
         ({"type": "bash_20250124", "name": "bash"}, {"command": "ls -la"}),
+        (
+            {"type": "memory_20250818", "name": "memory"},
+            {"command": "rename", "old_path": "/memories/a.md", "new_path": "/memories/b.md"},
+        ),
     ],
 )
 def test_anthropic_defined_client_tools_are_declared_and_called(

@@ -1,4 +1,4 @@
-"""Anthropic-defined client tools (the text editor, bash) as ordinary function declarations.
+"""Anthropic-defined client tools (the text editor, bash, memory) as ordinary function declarations.
 
 A request names these by type only (`{"type": "text_editor_20250728", "name":
 "str_replace_based_edit_tool"}`); Anthropic supplies the schema and the client runs the tool. Gemini
@@ -63,6 +63,37 @@ _BASH: Final[JSON] = {
     },
 }
 
+_MEMORY: Final[JSON] = {
+    "description": (
+        "Keep notes across conversations in files under /memories: view a file or directory, create a "
+        "file, str_replace a unique text in it, insert insert_text after line insert_line, delete a file "
+        "or directory, rename old_path to new_path. Look at /memories before starting a task."
+    ),
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "command": {
+                "type": "string",
+                "enum": ["view", "create", "str_replace", "insert", "delete", "rename"],
+            },
+            "path": {"type": "string", "description": "A path under /memories."},
+            "file_text": {"type": "string", "description": "create: the content of the new file."},
+            "old_str": {"type": "string", "description": "str_replace: text that occurs exactly once."},
+            "new_str": {"type": "string", "description": "str_replace: the replacement."},
+            "insert_line": {"type": "integer", "description": "insert: the line after which to insert."},
+            "insert_text": {"type": "string", "description": "insert: the text to insert."},
+            "old_path": {"type": "string", "description": "rename: the current path."},
+            "new_path": {"type": "string", "description": "rename: the new path."},
+            "view_range": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "description": "view: first and last line to show.",
+            },
+        },
+        "required": ["command"],
+    },
+}
+
 _BASE_COMMANDS: Final = ("view", "create", "str_replace", "insert")
 
 # Tool type prefix → its declaration without the name. Older editor versions also had undo_edit.
@@ -73,6 +104,7 @@ _KNOWN: Final[dict[str, JSON]] = {
     "text_editor_20250728": _editor(_BASE_COMMANDS),
     "bash_20241022": _BASH,
     "bash_20250124": _BASH,
+    "memory_20250818": _MEMORY,
 }
 
 
