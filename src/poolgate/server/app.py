@@ -322,6 +322,13 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
         except asyncio.CancelledError:
             if watcher is not None and watcher.done():
                 _record_gone(ctx, route, svc, "client disconnected")
+                if ctx.after_send:
+                    # The upstream answered before the client left (the handler was still storing or
+                    # converting it): the scheduler still learns of that success. The cancel was ours.
+                    task = asyncio.current_task()
+                    if task is not None:
+                        task.uncancel()
+                    await _after_send(ctx.after_send, request_id)
                 return
             task = asyncio.current_task()
             if not svc.stopping() or task is None:
