@@ -107,3 +107,12 @@ def test_usage_counts_thoughts_and_cache() -> None:
     assert body["usage"]["completion_tokens_details"]["reasoning_tokens"] == 30
     assert body["usage"]["prompt_tokens_details"]["cached_tokens"] == 40
     assert usage is not None and usage.thought_tokens == 30
+
+
+def test_xhigh_effort_is_taken_as_high() -> None:
+    # OpenAI's newest models take "xhigh"; Gemini has no step above high.
+    def thinking(effort: str) -> object:
+        body = {"model": "gemini-2.5-flash", "reasoning_effort": effort, "messages": [{"role": "user", "content": "x"}]}
+        return to_hub(body).hub["generationConfig"]["thinkingConfig"]
+
+    assert thinking("xhigh") == thinking("high") == {"thinkingBudget": 24576, "includeThoughts": True}

@@ -25,6 +25,8 @@ from poolgate.protocols import fields
 from poolgate.protocols.schema import sanitize_schema
 
 EFFORTS: Final = ("none", "minimal", "low", "medium", "high")
+# OpenAI also documents "xhigh" for its newest models; Gemini has no step above high, so it maps as high.
+ACCEPTED_EFFORTS: Final = (*EFFORTS, "xhigh")
 _LEVEL_PRO: Final = {"none": "low", "minimal": "low", "low": "low", "medium": "high", "high": "high"}
 _LEVEL_FLASH: Final = {"none": "minimal", "minimal": "minimal", "low": "low", "medium": "medium", "high": "high"}
 _BUDGET_PRO: Final = {"none": 128, "minimal": 128, "low": 1024, "medium": 8192, "high": 24576}
@@ -164,15 +166,15 @@ def google_thinking(body: dict[str, Any]) -> JSON | None:
 
 def reasoning(body: dict[str, Any], config: JSON, model: str) -> None:
     effort = fields.opt_str(body, "reasoning_effort")
-    if effort is not None and effort not in EFFORTS:
-        raise invalid(f"'reasoning_effort' must be one of {', '.join(EFFORTS)}.", "reasoning_effort")
+    if effort is not None and effort not in ACCEPTED_EFFORTS:
+        raise invalid(f"'reasoning_effort' must be one of {', '.join(ACCEPTED_EFFORTS)}.", "reasoning_effort")
     explicit = google_thinking(body)
     if explicit is not None:
         config["thinkingConfig"] = explicit
         return
     if effort is None:
         return
-    thinking = thinking_config(effort, model)
+    thinking = thinking_config("high" if effort == "xhigh" else effort, model)
     if thinking is not None:
         config["thinkingConfig"] = thinking
 

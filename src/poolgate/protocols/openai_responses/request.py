@@ -9,13 +9,11 @@ from typing import Any, Final
 from poolgate.errors import invalid
 from poolgate.hub.types import JSON, Content, GenerateContentRequest
 from poolgate.protocols import fields
-from poolgate.protocols.openai_chat.options import EFFORTS, MAX_TOP_LOGPROBS, thinking_config
+from poolgate.protocols.openai_chat.options import ACCEPTED_EFFORTS, MAX_TOP_LOGPROBS, thinking_config
 from poolgate.protocols.openai_responses.items import to_contents
 from poolgate.protocols.openai_responses.tools import convert_tools
 from poolgate.protocols.schema import sanitize_schema
 
-# The Responses API also documents "xhigh"; Gemini has no step above high, so it maps as high.
-RESPONSES_EFFORTS: Final = (*EFFORTS, "xhigh")
 LOGPROBS_INCLUDE: Final = "message.output_text.logprobs"
 
 # State kept at OpenAI that a request can only name: served silently, the model would answer without it.
@@ -70,8 +68,8 @@ def _thinking(reasoning: object, model: str) -> JSON | None:
     config: JSON = {}
     effort = reasoning.get("effort")
     if effort is not None:
-        if effort not in RESPONSES_EFFORTS:
-            raise invalid(f"'reasoning.effort' must be one of {', '.join(RESPONSES_EFFORTS)}.", "reasoning.effort")
+        if effort not in ACCEPTED_EFFORTS:
+            raise invalid(f"'reasoning.effort' must be one of {', '.join(ACCEPTED_EFFORTS)}.", "reasoning.effort")
         mapped = thinking_config("high" if effort == "xhigh" else effort, model) or {}
         config.update({k: v for k, v in mapped.items() if k != "includeThoughts"})
     summary = reasoning.get("summary") or reasoning.get("generate_summary")
