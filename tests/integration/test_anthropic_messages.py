@@ -574,3 +574,33 @@ def test_an_unknown_anthropic_tool_type_is_refused_by_name(client: anthropic.Ant
             ],
         )
     assert "computer_20250124" in str(caught.value.body)
+
+
+@pytest.mark.parametrize(
+    ("block", "field", "words"),
+    [
+        (
+            {"type": "image", "source": {"type": "url", "url": "http://127.0.0.1:9/cat.png"}},
+            "messages[0].content[0].source.url",
+            "private or reserved",
+        ),
+        (
+            {"type": "document", "source": {"type": "url", "url": "http://10.1.2.3/paper.pdf"}},
+            "messages[0].content[0].source.url",
+            "private or reserved",
+        ),
+        (
+            {"type": "document", "source": {"type": "file", "file_id": "file_011"}},
+            "messages[0].content[0].source",
+            "base64 or a URL",
+        ),
+    ],
+)
+def test_media_that_cannot_be_used_is_refused_naming_the_clients_field(
+    client: anthropic.Anthropic, simulator: Simulator, block: dict[str, Any], field: str, words: str
+) -> None:
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        client.messages.create(model=MODEL, max_tokens=50, messages=[{"role": "user", "content": [block]}])
+    message = str(caught.value.body)
+    assert f"'{field}'" in message and words in message
+    assert upstream(simulator) == []

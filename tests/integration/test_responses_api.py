@@ -675,3 +675,21 @@ def test_a_long_chain_of_stored_turns_keeps_every_turn_even_when_one_is_deleted(
     listed = client.responses.input_items.list(final.id, order="asc", limit=100)
     texts = [item.content[0].text for item in listed.data if item.type == "message"]  # type: ignore[union-attr]
     assert texts[0] == "turn 0" and texts[-1] == "and now?" and len(texts) == 13  # 7 asked, 6 answered
+
+
+@pytest.mark.parametrize(
+    ("part", "field"),
+    [
+        ({"type": "input_file", "file_url": "http://10.0.0.1/a.pdf"}, "input[0].content[1].file_url"),
+        ({"type": "input_image", "image_url": "http://127.0.0.1:9/x.png"}, "input[0].content[1].image_url"),
+    ],
+)
+def test_a_media_url_that_cannot_be_fetched_names_the_clients_field(
+    client: openai.OpenAI, sim: Simulator, part: dict[str, Any], field: str
+) -> None:
+    content = [{"type": "input_text", "text": "look"}, part]
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="gemini-2.5-flash", input=[{"role": "user", "content": content}])
+    body = caught.value.body
+    assert isinstance(body, dict) and body["param"] == field and "private or reserved" in body["message"]
+    assert sim.calls(KEY) == []

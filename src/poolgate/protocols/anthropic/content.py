@@ -51,6 +51,8 @@ class Conversation:
     contents: list[Content] = field(default_factory=list)
     system: list[str] = field(default_factory=list)
     tool_names: dict[str, str] = field(default_factory=dict)
+    # Media URL → the client field it came from, so a refused or failed download names what was sent.
+    media_fields: dict[str, str] = field(default_factory=dict)
 
 
 def _obj(value: object, where: str) -> dict[str, Any]:
@@ -94,8 +96,9 @@ def _base64(data: str, where: str) -> str:
     return data
 
 
-def media_part(block: dict[str, Any], where: str, default_mime: str) -> Part:
-    """An image or document block: base64 → inlineData; URL → fileData (fetched later behind the SSRF guard)."""
+def media_part(block: dict[str, Any], where: str, default_mime: str, refs: dict[str, str] | None = None) -> Part:
+    """An image or document block: base64 → inlineData; URL → fileData (fetched later behind the SSRF guard,
+    `refs` noting which field it came from)."""
     source = _obj(block.get("source"), f"{where}.source")
     kind = source.get("type")
     at = f"{where}.source"
@@ -107,11 +110,19 @@ def media_part(block: dict[str, Any], where: str, default_mime: str) -> Part:
         url = _str(source, "url", at, allow_empty=False)
         if not url.startswith(("http://", "https://")):
             raise invalid(f"'{at}.url' must be an http(s) URL.", f"{at}.url")
+        if refs is not None:
+            refs[url] = f"{at}.url"
         return {"fileData": {"fileUri": url, "mimeType": default_mime}}
     if kind == "text" and block.get("type") == "document":
         return {"text": _str(source, "data", at)}
     if kind == "content" and block.get("type") == "document":
         return {"text": "\n".join(_block_texts(source.get("content"), f"{at}.content"))}
+    if kind == "file":
+        raise invalid(
+            f"'{at}' names an uploaded file (Files API), which poolgate does not keep; send the content as "
+            "base64 or a URL instead.",
+            f"{at}.type",
+        )
     raise invalid(f"Unsupported {block.get('type')} source type '{kind}' at '{at}.type'.", f"{at}.type")
 
 
@@ -128,7 +139,9 @@ def _block_texts(content: object, where: str) -> list[str]:
     return texts
 
 
-def tool_result_parts(block: dict[str, Any], where: str, names: dict[str, str]) -> list[Part]:
+def tool_result_parts(
+    block: dict[str, Any], where: str, names: dict[str, str], refs: dict[str, str] | None = None
+) -> list[Part]:
     """A functionResponse, plus any images or documents of the result as parts right after it."""
     tool_use_id = _str(block, "tool_use_id", where, allow_empty=False)
     content = block.get("content")
@@ -144,9 +157,9 @@ def tool_result_parts(block: dict[str, Any], where: str, names: dict[str, str]) 
             if kind == "text":
                 texts.append(_str(item, "text", at))
             elif kind == "image":
-                extra.append(media_part(item, at, "image/*"))
+                extra.append(media_part(item, at, "image/*", refs))
             elif kind == "document":
-                extra.append(media_part(item, at, "application/pdf"))
+                extra.append(media_part(item, at, "application/pdf", refs))
             elif kind in ("search_result", "tool_reference"):
                 texts.append(orjson.dumps(item).decode())
             else:
@@ -201,11 +214,11 @@ def _user_parts(content: list[Any], where: str, conv: Conversation) -> list[Part
             if text:
                 parts.append({"text": text})
         elif kind == "image":
-            parts.append(media_part(block, at, "image/*"))
+            parts.append(media_part(block, at, "image/*", conv.media_fields))
         elif kind == "document":
-            parts.append(media_part(block, at, "application/pdf"))
+            parts.append(media_part(block, at, "application/pdf", conv.media_fields))
         elif kind == "tool_result":
-            parts.extend(tool_result_parts(block, at, conv.tool_names))
+            parts.extend(tool_result_parts(block, at, conv.tool_names, conv.media_fields))
         elif kind == "search_result":
             parts.append({"text": "\n".join(_block_texts(block.get("content"), f"{at}.content"))})
         elif kind in ("thinking", "redacted_thinking") or kind in _IGNORED_BLOCKS:
@@ -250,7 +263,7 @@ def _assistant_parts(content: list[Any], where: str, conv: Conversation) -> list
         elif kind == "redacted_thinking" or kind in _IGNORED_BLOCKS:
             continue
         elif kind in ("image", "document"):
-            turn.add(media_part(block, at, "image/*" if kind == "image" else "application/pdf"))
+            turn.add(media_part(block, at, "image/*" if kind == "image" else "application/pdf", conv.media_fields))
         else:
             raise invalid(f"Unsupported content block type '{kind}' at '{at}.type'.", f"{at}.type")
     return turn.parts

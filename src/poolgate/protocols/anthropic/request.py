@@ -32,6 +32,7 @@ class MessagesRequest:
     session_hint: str = ""
     max_tokens: int | None = None
     web_search: bool = False  # Google Search is in the upstream tools: its grounding comes back as search blocks
+    media_fields: dict[str, str] = field(default_factory=dict)  # media URL → the client field it came from
 
 
 @dataclass(slots=True)
@@ -237,6 +238,7 @@ def to_hub(
         session_hint=session_hint(body),
         max_tokens=max_tokens,
         web_search=any("googleSearch" in tool for tool in hub_tools),
+        media_fields=conv.media_fields,
     )
 
 

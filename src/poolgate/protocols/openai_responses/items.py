@@ -71,7 +71,8 @@ def decode_signature(blob: object) -> str | None:
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, refs: MediaRefs) -> None:
+        self.refs = refs
         self.contents: list[Content] = []
         self.system: list[str] = []
         self.call_names: dict[str, str] = {}
@@ -91,7 +92,7 @@ class _Builder:
             self.contents.append({"role": role, "parts": parts})
 
 
-def _file_part(part: dict[str, Any], at: str) -> Part:
+def _file_part(part: dict[str, Any], at: str, refs: MediaRefs) -> Part:
     data = part.get("file_data")
     url = part.get("file_url")
     if isinstance(data, str) and data:
@@ -104,6 +105,7 @@ def _file_part(part: dict[str, Any], at: str) -> Part:
         mime = "application/pdf" if name.lower().endswith(".pdf") or not name else "application/octet-stream"
         return {"inlineData": {"mimeType": mime, "data": data}}
     if isinstance(url, str) and url.startswith(("http://", "https://")):
+        refs.fields.setdefault(url, f"{at}.file_url")
         guessed = mimetypes.guess_type(url.split("?", 1)[0])[0]
         return {"fileData": {"fileUri": url, "mimeType": guessed or "application/pdf"}}
     if part.get("file_id"):
@@ -111,8 +113,9 @@ def _file_part(part: dict[str, Any], at: str) -> Part:
     raise invalid(f"'{at}' needs file_data or file_url.", at)
 
 
-def content_parts(content: object, where: str) -> list[Part]:
-    """Parts of a message's content: a string or input_text / output_text / input_image / input_file parts."""
+def content_parts(content: object, where: str, refs: MediaRefs) -> list[Part]:
+    """Parts of a message's content: a string or input_text / output_text / input_image / input_file parts;
+    `refs` notes the client field of each media URL."""
     if content is None:
         return []
     if isinstance(content, str):
@@ -131,9 +134,9 @@ def content_parts(content: object, where: str) -> list[Part]:
         elif kind == "input_image":
             if part.get("file_id") and not part.get("image_url"):
                 raise invalid(f"'{at}.file_id' is not supported; send image_url.", f"{at}.file_id")
-            parts.append(image_part(part.get("image_url"), f"{at}.image_url", MediaRefs()))
+            parts.append(image_part(part.get("image_url"), f"{at}.image_url", refs))
         elif kind == "input_file":
-            parts.append(_file_part(part, at))
+            parts.append(_file_part(part, at, refs))
         elif kind == "input_audio":
             raise invalid(f"Audio input is not supported at '{at}'.", f"{at}.type")
         else:
@@ -171,7 +174,7 @@ def _output_parts(item: dict[str, Any], where: str, b: _Builder) -> list[Part]:
         text = output
     elif isinstance(output, list):
         texts: list[str] = []
-        for part in content_parts(output, f"{where}.output"):
+        for part in content_parts(output, f"{where}.output", b.refs):
             if "text" in part:
                 texts.append(part["text"])
             else:
@@ -188,9 +191,12 @@ def _output_parts(item: dict[str, Any], where: str, b: _Builder) -> list[Part]:
     return [{"functionResponse": fr}, *extra]  # type: ignore[typeddict-item]
 
 
-def to_contents(raw: object, instructions: str | None) -> tuple[list[Content], list[str]]:
-    """Contents (same-role turns merged, signatures restored) and the system texts, in order."""
-    b = _Builder()
+def to_contents(
+    raw: object, instructions: str | None, refs: MediaRefs | None = None
+) -> tuple[list[Content], list[str]]:
+    """Contents (same-role turns merged, signatures restored) and the system texts, in order; `refs`
+    collects the client field of each media URL."""
+    b = _Builder(refs if refs is not None else MediaRefs())
     if instructions:
         b.system.append(instructions)
     if isinstance(raw, str):
@@ -210,12 +216,15 @@ def to_contents(raw: object, instructions: str | None) -> tuple[list[Content], l
             role = fields.opt_str(item, "role", f"{where}.role")
             if role in ("system", "developer"):
                 text = "\n".join(
-                    p["text"] for p in content_parts(item.get("content"), f"{where}.content") if "text" in p
+                    p["text"] for p in content_parts(item.get("content"), f"{where}.content", b.refs) if "text" in p
                 )
                 if text:
                     b.system.append(text)
             elif role in ("user", "assistant"):
-                b.add("user" if role == "user" else "model", content_parts(item.get("content"), f"{where}.content"))
+                b.add(
+                    "user" if role == "user" else "model",
+                    content_parts(item.get("content"), f"{where}.content", b.refs),
+                )
             else:
                 raise invalid(f"'{where}.role' must be user, assistant, system or developer.", f"{where}.role")
         elif kind == "function_call":

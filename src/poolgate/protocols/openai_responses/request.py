@@ -9,6 +9,7 @@ from typing import Any, Final
 from poolgate.errors import invalid
 from poolgate.hub.types import JSON, Content, GenerateContentRequest
 from poolgate.protocols import fields
+from poolgate.protocols.openai_chat.content import MediaRefs
 from poolgate.protocols.openai_chat.options import ACCEPTED_EFFORTS, MAX_TOP_LOGPROBS, thinking_config
 from poolgate.protocols.openai_responses.items import to_contents
 from poolgate.protocols.openai_responses.tools import convert_tools
@@ -45,6 +46,7 @@ class ResponsesRequest:
     customs: set[str] = field(default_factory=set)  # custom tools: their calls are custom_tool_call items
     logprobs: bool = False  # `include` asked for message.output_text.logprobs
     new_items: list[Any] = field(default_factory=list)  # the request's own input items
+    media_fields: dict[str, str] = field(default_factory=dict)  # media URL → the client field it came from
 
 
 def input_items(body: dict[str, Any]) -> list[Any]:
@@ -119,7 +121,8 @@ def to_hub(
     items = input_items(body)
     all_items = [*(history or []), *items]
     contents: list[Content]
-    contents, system = to_contents(all_items, instructions)
+    refs = MediaRefs()
+    contents, system = to_contents(all_items, instructions, refs)
     if not contents:
         raise invalid("'input' must contain at least one message or tool output.", "input")
     hub: GenerateContentRequest = {"contents": contents}
@@ -164,6 +167,7 @@ def to_hub(
         customs=tools.custom_names,
         logprobs=logprobs,
         new_items=items,
+        media_fields=refs.fields,
     )
 
 

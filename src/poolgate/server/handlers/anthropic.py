@@ -57,6 +57,7 @@ async def messages(req: Request, ctx: RequestContext, svc: Services) -> Response
         hint=parsed.session_hint,
         from_hub=lambda answer: messages_response.from_hub(answer, assembler=assembler(), model=parsed.model),
         make_encoder=lambda: MessagesEncoder(assembler=assembler(), model=parsed.model),
+        media_fields=parsed.media_fields,
     )
 
 

@@ -111,6 +111,7 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response |
         hint=parsed.session_hint,
         from_hub=lambda answer: responses_response.from_hub(answer, encoder),
         make_encoder=lambda: encoder,
+        media_fields=parsed.media_fields,
     )
     if isinstance(result, StreamResponse):
         result.chunks = _saving_last(result.chunks, save)
@@ -144,6 +145,7 @@ async def compact(req: Request, ctx: RequestContext, svc: Services) -> Response 
         stream=False,
         hint=parsed.session_hint,
         from_hub=lambda answer: compaction.compacted(answer, response_id=response_id, created_at=created, items=items),
+        media_fields=parsed.media_fields,
     )
 
 
