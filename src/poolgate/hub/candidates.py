@@ -56,9 +56,8 @@ def merged(answers: list[JSON], per: int) -> JSON:
     usage = summed_usage(answer.get("usageMetadata") for answer in answers)
     if usage:
         out["usageMetadata"] = usage
-    for answer in answers[:1]:
-        if "modelVersion" in answer:
-            out["modelVersion"] = answer["modelVersion"]
+    if answers and "modelVersion" in answers[0]:
+        out["modelVersion"] = answers[0]["modelVersion"]
     return out
 
 

@@ -36,7 +36,6 @@ class CompletionRequest:
     best_of: int = 1  # candidates generated per prompt (at least n)
     echo: bool = False
     logprobs: int | None = None  # None: not asked; else alternatives per token
-    session_hint: str = ""
 
     def echoed(self) -> list[str] | None:
         return self.prompts if self.echo else None
@@ -116,7 +115,7 @@ def _prompts(prompt: object) -> list[str]:
         if len(prompt) > MAX_PROMPTS:
             raise invalid(f"'prompt' may hold at most {MAX_PROMPTS} prompts in one request.", "prompt")
         return list(prompt)
-    if all(isinstance(p, int) or isinstance(p, list) for p in prompt):
+    if all(isinstance(p, (int, list)) for p in prompt):
         raise invalid(
             "'prompt' holds token ids, which only OpenAI's own tokenizer can read; send the text instead.", "prompt"
         )
@@ -243,7 +242,7 @@ class CompletionEncoder:
         if not self._echo:
             return []
         out: list[bytes] = []
-        for index in range(len(self._echo) * self._per_prompt):
+        for index in range(self._choices):
             self._seen.add(index)
             out.append(self._chunk(index, _prompt_of(self._echo, index, self._per_prompt), None))
         return out

@@ -108,9 +108,11 @@ _KNOWN: Final[dict[str, JSON]] = {
 }
 
 
-def declaration(kind: str, name: str) -> JSON | None:
-    """The function declaration for an Anthropic-defined client tool, or None for a type not known here."""
-    known = _KNOWN.get(kind)
-    if known is None:
-        return None
-    return {"name": name, **known}
+def known(kind: object) -> bool:
+    """Whether `kind` is an Anthropic-defined client tool type declared here."""
+    return isinstance(kind, str) and kind in _KNOWN
+
+
+def declaration(kind: object, name: str) -> JSON | None:
+    """The function declaration for an Anthropic-defined client tool; None for any other type."""
+    return {"name": name, **_KNOWN[kind]} if isinstance(kind, str) and kind in _KNOWN else None

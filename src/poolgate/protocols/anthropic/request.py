@@ -63,18 +63,14 @@ def tools_to_hub(tools: list[Any]) -> tuple[list[JSON], set[str], ServerTools]:
             found = server.searches if default == "web_search" else server.fetches
             found.add(name if isinstance(name, str) and name else default)
             continue
-        if kind not in (None, "custom"):
-            builtin = (
-                client_tools.declaration(kind, fields.req_str(tool, "name", f"{at}.name"))
-                if isinstance(kind, str)
-                else None
-            )
-            if builtin is None:
-                raise invalid(f"Tool type '{kind}' at '{at}.type' is not supported; declare it as a custom tool.", at)
-            declarations.append(builtin)
-            names.add(builtin["name"])
-            continue
+        if kind not in (None, "custom") and not client_tools.known(kind):
+            raise invalid(f"Tool type '{kind}' at '{at}.type' is not supported; declare it as a custom tool.", at)
         name = fields.req_str(tool, "name", f"{at}.name")
+        builtin = client_tools.declaration(kind, name)
+        if builtin is not None:
+            declarations.append(builtin)
+            names.add(name)
+            continue
         schema = tool.get("input_schema")
         if schema is not None and not isinstance(schema, dict):
             raise invalid(f"'{at}.input_schema' must be an object.", f"{at}.input_schema")

@@ -16,6 +16,7 @@ from poolgate.protocols.openai_responses.tools import convert_tools
 from poolgate.protocols.schema import sanitize_schema
 
 LOGPROBS_INCLUDE: Final = "message.output_text.logprobs"
+SOURCES_INCLUDE: Final = "web_search_call.action.sources"
 
 # State kept at OpenAI that a request can only name: served silently, the model would answer without it.
 _OPENAI_HELD: Final = (
@@ -45,6 +46,7 @@ class ResponsesRequest:
     namespaces: set[str] = field(default_factory=set)
     customs: set[str] = field(default_factory=set)  # custom tools: their calls are custom_tool_call items
     logprobs: bool = False  # `include` asked for message.output_text.logprobs
+    search_sources: bool = False  # `include` asked for web_search_call.action.sources
     new_items: list[Any] = field(default_factory=list)  # the request's own input items
     media_fields: dict[str, str] = field(default_factory=dict)  # media URL → the client field it came from
 
@@ -142,7 +144,8 @@ def to_hub(
     if thinking:
         config["thinkingConfig"] = thinking
     _text_format(body.get("text"), config)
-    logprobs = _logprobs(body, config)
+    include = _includes(body)
+    logprobs = _logprobs(body, config, LOGPROBS_INCLUDE in include)
     fields.opt_int(body, "max_tool_calls", lo=1)  # only reported back: Gemini has no such limit
     if config:
         hub["generationConfig"] = config  # type: ignore[typeddict-item]
@@ -166,12 +169,13 @@ def to_hub(
         namespaces=tools.namespaces,
         customs=tools.custom_names,
         logprobs=logprobs,
+        search_sources=SOURCES_INCLUDE in include,
         new_items=items,
         media_fields=refs.fields,
     )
 
 
-def includes(body: dict[str, Any]) -> list[str]:
+def _includes(body: dict[str, Any]) -> list[str]:
     raw = body.get("include")
     if raw is None:
         return []
@@ -180,13 +184,13 @@ def includes(body: dict[str, Any]) -> list[str]:
     return raw
 
 
-def _logprobs(body: dict[str, Any], config: JSON) -> bool:
-    """Token log-probabilities come back only when `include` asks for them; `top_logprobs` says how many
-    alternatives each token lists (OpenAI returns none without the include, and so does poolgate)."""
+def _logprobs(body: dict[str, Any], config: JSON, included: bool) -> bool:
+    """Token log-probabilities come back only when `include` asks for them (`included`); `top_logprobs` says
+    how many alternatives each token lists (OpenAI returns none without the include, and so does poolgate)."""
     top = fields.opt_int(body, "top_logprobs", lo=0)
     if top is not None and top > MAX_TOP_LOGPROBS:
         raise invalid(f"'top_logprobs' must be at most {MAX_TOP_LOGPROBS}.", "top_logprobs")
-    if LOGPROBS_INCLUDE not in includes(body):
+    if not included:
         return False
     config["responseLogprobs"] = True
     if top:

@@ -106,7 +106,7 @@ async def completions(req: Request, ctx: RequestContext, svc: Services) -> Respo
             hubs=comp.hubs,
             per=comp.best_of,
             stream=comp.stream,
-            hint=comp.session_hint,
+            hint="",  # no conversation to keep on one account: the prompt is the whole request
             from_hub=from_hub,
             make_encoder=make_encoder,
         )
@@ -117,7 +117,7 @@ async def completions(req: Request, ctx: RequestContext, svc: Services) -> Respo
         client_model=comp.model,
         hub=comp.hubs[0],
         stream=comp.stream,
-        hint=comp.session_hint,
+        hint="",  # no conversation to keep on one account: the prompt is the whole request
         from_hub=from_hub,
         make_encoder=make_encoder,
     )

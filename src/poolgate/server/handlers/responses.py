@@ -33,7 +33,7 @@ def _store(svc: Services) -> ResponseStore:
     return ResponseStore(svc.store.engine)
 
 
-async def _load(svc: Services, response_id: str, history: bool = True) -> StoredResponse | None:
+async def _load(svc: Services, response_id: str, history: bool) -> StoredResponse | None:
     # A database that cannot be reached here is server/app.py's 503 store_unavailable, as on every route.
     try:
         return await asyncio.to_thread(functools.partial(_store(svc).get, response_id, history=history))
@@ -54,8 +54,8 @@ def _response_id(req: Request) -> str:
 
 async def _parse(
     req: Request, ctx: RequestContext, svc: Services, default_model: str = ""
-) -> tuple[dict[str, Any], responses_request.ResponsesRequest]:
-    """The body and the parsed request, continuing the stored conversation its previous_response_id names."""
+) -> responses_request.ResponsesRequest:
+    """The parsed request, continuing the stored conversation its previous_response_id names."""
     raw = await req.body(svc.config.proxy.max_body_mb * 1024 * 1024)
     ctx.request_body = raw
     body = fields.parse_json_object(raw)
@@ -64,7 +64,7 @@ async def _parse(
     history: list[Any] = []
     previous = fields.opt_str(body, "previous_response_id")
     if previous:
-        stored = await _load(svc, previous)
+        stored = await _load(svc, previous, history=True)
         if stored is None:
             raise GatewayError(
                 ErrorKind.INVALID_REQUEST,
@@ -73,11 +73,11 @@ async def _parse(
                 code="previous_response_not_found",
             )
         history = stored.conversation()
-    return body, responses_request.to_hub(body, history, resolve=lambda m: svc.router.resolve(m).model)
+    return responses_request.to_hub(body, history, resolve=lambda m: svc.router.resolve(m).model)
 
 
 async def create(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
-    body, parsed = await _parse(req, ctx, svc)
+    parsed = await _parse(req, ctx, svc)
     created = time.time()
     skeleton = dict(parsed.echo, created_at=int(created))
     encoder = ResponsesEncoder(
@@ -85,7 +85,7 @@ async def create(req: Request, ctx: RequestContext, svc: Services) -> Response |
         skeleton=skeleton,
         namespaces=parsed.namespaces,
         customs=parsed.customs,
-        search_sources="web_search_call.action.sources" in responses_request.includes(body),
+        search_sources=parsed.search_sources,
         logprobs=parsed.logprobs,
     )
 
@@ -126,14 +126,14 @@ COUNT_MODEL = "gemini-2.5-flash"
 
 async def input_tokens(req: Request, ctx: RequestContext, svc: Services) -> Response:
     """POST /v1/responses/input_tokens: what the request would send, counted (stored history included)."""
-    _, parsed = await _parse(req, ctx, svc, default_model=COUNT_MODEL)
+    parsed = await _parse(req, ctx, svc, default_model=COUNT_MODEL)
     count, headers = await pipeline.count_input_tokens(ctx, svc, req, parsed.model, parsed.hub, parsed.session_hint)
     return json_response({"object": "response.input_tokens", "input_tokens": count}, headers=headers)
 
 
 async def compact(req: Request, ctx: RequestContext, svc: Services) -> Response | StreamResponse:
     """POST /v1/responses/compact: the user messages and a summary of the rest (see compaction.py)."""
-    _, parsed = await _parse(req, ctx, svc)
+    parsed = await _parse(req, ctx, svc)
     items = parsed.input_items  # the stored conversation's items, then the request's
     response_id, created = f"resp_{ctx.request_id}", int(time.time())
     return await pipeline.run(
