@@ -336,6 +336,74 @@ def test_named_tool_choice_restricts_functions(client: openai.OpenAI, simulator_
     assert config == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}}
 
 
+PATCH_TOOL: Any = {
+    "type": "custom",
+    "custom": {
+        "name": "apply_patch",
+        "description": "Apply a patch to the files.",
+        "format": {
+            "type": "grammar",
+            "grammar": {"syntax": "lark", "definition": 'start: "*** Begin Patch" /(.|\\n)*/'},
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_custom_tool_round_trip(client: openai.OpenAI, simulator_process: Simulator, stream: bool) -> None:
+    patch = "*** Begin Patch\n*** End Patch"
+    messages: Any = [{"role": "user", "content": "Patch. CALL_TOOL apply_patch " + json.dumps({"input": patch})}]
+    choice: Any = {"type": "custom", "custom": {"name": "apply_patch"}}
+    if stream:
+        deltas: list[Any] = []
+        reason = None
+        for chunk in client.chat.completions.create(
+            model="gemini-2.5-flash", messages=messages, tools=[PATCH_TOOL], tool_choice=choice, stream=True
+        ):
+            for c in chunk.choices:
+                deltas += [d.model_dump(exclude_none=True) for d in c.delta.tool_calls or []]
+                reason = c.finish_reason or reason
+        head, rest = deltas
+        assert head["type"] == "custom" and head["custom"] == {"name": "apply_patch", "input": ""}
+        assert rest == {"index": 0, "custom": {"input": patch}}
+        call_id, name, text = head["id"], "apply_patch", patch
+    else:
+        first = client.chat.completions.create(
+            model="gemini-2.5-flash", messages=messages, tools=[PATCH_TOOL], tool_choice=choice
+        )
+        reason = first.choices[0].finish_reason
+        (call,) = first.choices[0].message.tool_calls or []
+        assert call.type == "custom"
+        call_id, name, text = call.id, call.custom.name, call.custom.input
+    assert reason == "tool_calls" and (name, text) == ("apply_patch", patch)
+    declared = upstream_bodies(simulator_process)[-1]
+    (decl,) = declared["tools"][0]["functionDeclarations"]
+    assert decl["parameters"]["required"] == ["input"]
+    assert "*** Begin Patch" in decl["parameters"]["properties"]["input"]["description"]  # the grammar, as words
+    assert declared["toolConfig"]["functionCallingConfig"] == {"mode": "ANY", "allowedFunctionNames": ["apply_patch"]}
+    # The client replays the call and answers it; the model sees the answer as the call's response.
+    messages += [
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": call_id, "type": "custom", "custom": {"name": name, "input": text}}],
+        },
+        {"role": "tool", "tool_call_id": call_id, "content": "Applied."},
+    ]
+    second = client.chat.completions.create(model="gemini-2.5-flash", messages=messages, tools=[PATCH_TOOL])
+    assert second.choices[0].message.content == 'Tool result: {"result":"Applied."}'
+    replayed = upstream_bodies(simulator_process)[-1]["contents"][1]["parts"][0]["functionCall"]
+    assert replayed["name"] == "apply_patch" and replayed["args"] == {"input": patch}
+
+
+def test_custom_tool_with_a_bad_grammar_is_a_400(gw: Gateway, simulator_process: Simulator) -> None:
+    before = len(upstream_bodies(simulator_process))
+    tool = {"type": "custom", "custom": {"name": "t", "format": {"type": "grammar", "grammar": {"syntax": "lark"}}}}
+    body = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "x"}], "tools": [tool]}
+    r = httpx.post(f"{gw.v1}/chat/completions", json=body)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "tools[0].custom.format.grammar.definition", r.text
+    assert len(upstream_bodies(simulator_process)) == before
+
+
 def test_logprobs_refused_by_the_model_is_a_clear_400(client: openai.OpenAI, simulator_process: Simulator) -> None:
     message = "Logprobs is not enabled for models/gemini-3-pro-preview"
     simulator_process.script(KEY, {"status": 400, "reason": "INVALID_ARGUMENT", "message": message})

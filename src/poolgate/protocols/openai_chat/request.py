@@ -30,6 +30,7 @@ class ChatRequest:
     logprobs: bool = False
     legacy_functions: bool = False  # the client used `functions`: answer with `function_call`
     web_search: bool = False  # `web_search_options` was sent: Google Search grounds the answer
+    customs: frozenset[str] = frozenset()  # names of `custom` tools: their calls answer as custom tool calls
     media_fields: dict[str, str] = field(default_factory=dict)
 
 
@@ -193,7 +194,7 @@ def to_hub(body: dict[str, Any], resolve: Callable[[str], str] = lambda m: m) ->
     if system:
         hub["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
     # Most requests carry neither key; both readers answer "nothing" for a missing one.
-    decls = tools.declarations(body) if "tools" in body else []
+    decls, customs = tools.declarations(body) if "tools" in body else ([], frozenset())
     tool_config, decls = tools.tool_config(body, decls) if "tool_choice" in body else (None, decls)
     upstream_model = resolve(model)
     search = "web_search_options" in body and fields.opt_dict(body, "web_search_options") is not None
@@ -220,4 +221,5 @@ def to_hub(body: dict[str, Any], resolve: Callable[[str], str] = lambda m: m) ->
         legacy_functions=legacy,
         web_search=search,
         media_fields=refs.fields,
+        customs=customs,
     )

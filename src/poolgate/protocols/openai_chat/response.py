@@ -18,6 +18,7 @@ from poolgate.hub.events import (
 )
 from poolgate.hub.grounding import citations, grounding_of
 from poolgate.hub.types import JSON
+from poolgate.protocols import custom_tools
 
 
 def finish_reason(reason: str | None, has_tool_calls: bool) -> str | None:
@@ -52,6 +53,13 @@ def tool_call_id(request_id: str, index: int, call_id: str | None) -> str:
 
 def arguments(args: dict[str, Any]) -> str:
     return orjson.dumps(args).decode()
+
+
+def tool_call(ev: ToolCall, call_id: str, customs: frozenset[str]) -> JSON:
+    """One entry of a message's `tool_calls`: a function call, or a custom tool's call with its text input."""
+    if ev.name in customs:
+        return {"id": call_id, "type": "custom", "custom": {"name": ev.name, "input": custom_tools.input_of(ev.args)}}
+    return {"id": call_id, "type": "function", "function": {"name": ev.name, "arguments": arguments(ev.args)}}
 
 
 def image_markdown(ev: InlineData) -> str:
@@ -129,6 +137,7 @@ def from_hub(
     logprobs: bool = False,
     legacy_functions: bool = False,
     web_search: bool = False,
+    customs: frozenset[str] = frozenset(),
 ) -> tuple[JSON, Usage | None]:
     """Build chat.completion from one upstream answer; returns the body and the usage seen."""
     texts: dict[int, list[str]] = {}
@@ -145,13 +154,7 @@ def from_hub(
         elif isinstance(ev, ThoughtDelta):
             thoughts.setdefault(ev.index, []).append(ev.text)
         elif isinstance(ev, ToolCall):
-            calls.setdefault(ev.index, []).append(
-                {
-                    "id": tool_call_id(request_id, count, ev.call_id),
-                    "type": "function",
-                    "function": {"name": ev.name, "arguments": arguments(ev.args)},
-                }
-            )
+            calls.setdefault(ev.index, []).append(tool_call(ev, tool_call_id(request_id, count, ev.call_id), customs))
             count += 1
         elif isinstance(ev, Finish):
             reasons[ev.index] = ev.reason

@@ -13,7 +13,7 @@ from typing import Any
 from poolgate.errors import GatewayError
 from poolgate.hub.events import Finish, InlineData, TextDelta, ThoughtDelta, ToolCall, Usage, events_from_chunk
 from poolgate.hub.types import JSON
-from poolgate.protocols import sse
+from poolgate.protocols import custom_tools, sse
 from poolgate.protocols.openai_chat.errors import stream_error
 from poolgate.protocols.openai_chat.response import (
     arguments,
@@ -43,8 +43,10 @@ class ChatEncoder:
         logprobs: bool = False,
         legacy_functions: bool = False,
         web_search: bool = False,
+        customs: frozenset[str] = frozenset(),
     ) -> None:
         self.legacy_functions = legacy_functions
+        self.customs = customs
         # With web search the text is kept: grounding arrives at the end and its spans cover all of it.
         self.web_search = web_search
         self._text: dict[int, list[str]] = {}
@@ -129,17 +131,22 @@ class ChatEncoder:
                 out.append(self._chunk(ev.index, {"function_call": {"arguments": arguments(ev.args)}}))
             return
         self._tool_index[ev.index] = position + 1
-        head = {
-            "index": position,
-            "id": tool_call_id(self.request_id, self._calls, ev.call_id),
-            "type": "function",
-            "function": {"name": ev.name, "arguments": ""},
-        }
+        call_id = tool_call_id(self.request_id, self._calls, ev.call_id)
         self._calls += 1
+        # Announced with id and name, then the input (a custom tool's text, or a function's JSON arguments).
+        if ev.name in self.customs:
+            head: JSON = {"index": position, "id": call_id, "type": "custom", "custom": {"name": ev.name, "input": ""}}
+            rest: JSON = {"index": position, "custom": {"input": custom_tools.input_of(ev.args)}}
+        else:
+            head = {
+                "index": position,
+                "id": call_id,
+                "type": "function",
+                "function": {"name": ev.name, "arguments": ""},
+            }
+            rest = {"index": position, "function": {"arguments": arguments(ev.args)}}
         out.append(self._chunk(ev.index, {"tool_calls": [head]}))
-        out.append(
-            self._chunk(ev.index, {"tool_calls": [{"index": position, "function": {"arguments": arguments(ev.args)}}]})
-        )
+        out.append(self._chunk(ev.index, {"tool_calls": [rest]}))
 
     def finish(self) -> list[bytes]:
         out: list[bytes] = []

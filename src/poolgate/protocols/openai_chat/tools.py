@@ -1,4 +1,8 @@
-"""OpenAI tools, tool_choice and assistant tool_calls → Gemini functionDeclarations, toolConfig, functionCall."""
+"""OpenAI tools, tool_choice and assistant tool_calls → Gemini functionDeclarations, toolConfig, functionCall.
+
+`function` tools map one to one; `custom` tools (free-form text input) become functions of one string
+(`poolgate.protocols.custom_tools`), and their calls are answered as `custom` tool calls again.
+"""
 
 from __future__ import annotations
 
@@ -9,58 +13,72 @@ import orjson
 
 from poolgate.errors import invalid
 from poolgate.hub.types import JSON, Part
-from poolgate.protocols import fields
+from poolgate.protocols import custom_tools, fields
 from poolgate.protocols.schema import sanitize_tool_parameters
 
 # Gemini's rule for function names; OpenAI's is close but allows names Gemini rejects (too long, leading digit).
 NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
 
 
-def declarations(body: dict[str, Any]) -> list[JSON]:
+def declarations(body: dict[str, Any]) -> tuple[list[JSON], frozenset[str]]:
+    """The function declarations, and the names of those that are `custom` tools (their calls answer as such)."""
     tools = fields.opt_list(body, "tools") or []
     decls: list[JSON] = []
+    customs: set[str] = set()
     seen: set[str] = set()
     for i, tool in enumerate(tools):
         at = f"tools[{i}]"
         if not isinstance(tool, dict):
             raise invalid(f"'{at}' must be an object.", at)
         kind = tool.get("type", "function")
-        if kind != "function":
+        if kind not in ("function", "custom"):
             raise invalid(
-                f"Unsupported tool type {kind!r} at '{at}.type'; only 'function' tools are supported.", f"{at}.type"
+                f"Unsupported tool type {kind!r} at '{at}.type'; 'function' and 'custom' tools are supported.",
+                f"{at}.type",
             )
-        fn = fields.opt_dict(tool, "function", f"{at}.function")
-        if fn is None:
-            raise invalid(f"'{at}.function' is required.", f"{at}.function")
-        name = fields.req_str(fn, "name", f"{at}.function.name")
+        spec = fields.opt_dict(tool, kind, f"{at}.{kind}")
+        if spec is None:
+            raise invalid(f"'{at}.{kind}' is required.", f"{at}.{kind}")
+        name = fields.req_str(spec, "name", f"{at}.{kind}.name")
         if not NAME.match(name):
             raise invalid(
-                f"'{at}.function.name' must start with a letter or underscore and contain only letters, digits, "
+                f"'{at}.{kind}.name' must start with a letter or underscore and contain only letters, digits, "
                 "'_', '.', ':' or '-' (at most 128 characters).",
-                f"{at}.function.name",
+                f"{at}.{kind}.name",
             )
         if name in seen:
-            raise invalid(f"Duplicate function name {name!r} at '{at}.function.name'.", f"{at}.function.name")
+            raise invalid(f"Duplicate tool name {name!r} at '{at}.{kind}.name'.", f"{at}.{kind}.name")
         seen.add(name)
-        decl: JSON = {"name": name}
-        description = fields.opt_str(fn, "description", f"{at}.function.description")
-        if description:
-            decl["description"] = description
-        params = fn.get("parameters")
-        if params is not None and not isinstance(params, dict):
-            raise invalid(f"'{at}.function.parameters' must be a JSON Schema object.", f"{at}.function.parameters")
-        cleaned = sanitize_tool_parameters(params)
-        if cleaned is not None:
-            decl["parameters"] = cleaned
-        decls.append(decl)
-    return decls
+        if kind == "custom":
+            decls.append(custom_tools.declaration(spec, name, f"{at}.custom"))
+            customs.add(name)
+        else:
+            decls.append(_declaration(spec, name, f"{at}.function"))
+    return decls, frozenset(customs)
 
 
-def _function_name(spec: object, where: str) -> str:
-    fn = spec.get("function") if isinstance(spec, dict) else None
-    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
-        raise invalid(f"'{where}.function.name' is required.", f"{where}.function.name")
-    return str(fn["name"])
+def _declaration(fn: dict[str, Any], name: str, at: str) -> JSON:
+    decl: JSON = {"name": name}
+    description = fields.opt_str(fn, "description", f"{at}.description")
+    if description:
+        decl["description"] = description
+    params = fn.get("parameters")
+    if params is not None and not isinstance(params, dict):
+        raise invalid(f"'{at}.parameters' must be a JSON Schema object.", f"{at}.parameters")
+    cleaned = sanitize_tool_parameters(params)
+    if cleaned is not None:
+        decl["parameters"] = cleaned
+    return decl
+
+
+def _tool_name(spec: object, where: str) -> tuple[str, str]:
+    """The tool a choice names, and where its name is: `{type: function|custom, <type>: {name}}`."""
+    kind = spec.get("type", "function") if isinstance(spec, dict) else "function"
+    key = "custom" if kind == "custom" else "function"
+    inner = spec.get(key) if isinstance(spec, dict) else None
+    if not isinstance(inner, dict) or not isinstance(inner.get("name"), str) or not inner["name"]:
+        raise invalid(f"'{where}.{key}.name' is required.", f"{where}.{key}.name")
+    return str(inner["name"]), f"{where}.{key}.name"
 
 
 def tool_config(body: dict[str, Any], decls: list[JSON]) -> tuple[JSON | None, list[JSON]]:
@@ -81,12 +99,10 @@ def tool_config(body: dict[str, Any], decls: list[JSON]) -> tuple[JSON | None, l
     if not isinstance(choice, dict):
         raise invalid("'tool_choice' must be a string or an object.", "tool_choice")
     kind = choice.get("type")
-    if kind == "function":
-        name = _function_name(choice, "tool_choice")
+    if kind in ("function", "custom"):
+        name, at = _tool_name(choice, "tool_choice")
         if name not in names:
-            raise invalid(
-                f"'tool_choice.function.name' names {name!r}, which is not in 'tools'.", "tool_choice.function.name"
-            )
+            raise invalid(f"'{at}' names {name!r}, which is not in 'tools'.", at)
         return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}, decls
     if kind == "allowed_tools":
         spec = fields.opt_dict(choice, "allowed_tools", "tool_choice.allowed_tools") or {}
@@ -98,9 +114,9 @@ def tool_config(body: dict[str, Any], decls: list[JSON]) -> tuple[JSON | None, l
         allowed: list[str] = []
         for i, item in enumerate(fields.opt_list(spec, "tools", "tool_choice.allowed_tools.tools") or []):
             at = f"tool_choice.allowed_tools.tools[{i}]"
-            name = _function_name(item, at)
+            name, name_at = _tool_name(item, at)
             if name not in names:
-                raise invalid(f"'{at}.function.name' names {name!r}, which is not in 'tools'.", f"{at}.function.name")
+                raise invalid(f"'{name_at}' names {name!r}, which is not in 'tools'.", name_at)
             allowed.append(name)
         if not allowed:
             raise invalid(
@@ -110,7 +126,7 @@ def tool_config(body: dict[str, Any], decls: list[JSON]) -> tuple[JSON | None, l
             return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": allowed}}, decls
         # Gemini only restricts names in ANY mode, so "auto among these" declares just these.
         return {"functionCallingConfig": {"mode": "AUTO"}}, [d for d in decls if d["name"] in allowed]
-    raise invalid("'tool_choice.type' must be 'function' or 'allowed_tools'.", "tool_choice.type")
+    raise invalid("'tool_choice.type' must be 'function', 'custom' or 'allowed_tools'.", "tool_choice.type")
 
 
 def legacy_to_tools(body: dict[str, Any]) -> dict[str, Any]:
@@ -139,6 +155,9 @@ def call_parts(message: dict[str, Any], where: str) -> list[Part]:
     for call, at in specs:
         if not isinstance(call, dict):
             raise invalid(f"'{at}' must be an object.", at)
+        if call.get("type") == "custom":
+            parts.append(_custom_call_part(call, at))
+            continue
         if at.endswith(".function_call"):
             fn: dict[str, Any] | None = call["function"]
             fn_at = at
@@ -171,3 +190,16 @@ def call_parts(message: dict[str, Any], where: str) -> list[Part]:
             part["functionCall"]["id"] = call_id
         parts.append(part)
     return parts
+
+
+def _custom_call_part(call: dict[str, Any], at: str) -> Part:
+    spec = fields.opt_dict(call, "custom", f"{at}.custom")
+    if spec is None:
+        raise invalid(f"'{at}.custom' is required.", f"{at}.custom")
+    name = fields.req_str(spec, "name", f"{at}.custom.name")
+    text = fields.opt_str(spec, "input", f"{at}.custom.input") or ""
+    part: Part = {"functionCall": {"name": name, "args": custom_tools.call_args(text)}}
+    call_id = call.get("id")
+    if isinstance(call_id, str) and call_id:
+        part["functionCall"]["id"] = call_id
+    return part

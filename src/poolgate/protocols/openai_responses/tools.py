@@ -6,9 +6,8 @@ becomes Google Search grounding. Alongside functions it is sent only to Gemini 3
 `toolConfig.includeServerSideToolInvocations` (Google's "tool combination", which rejects the mix
 without that flag); Gemini 2.x rejects the combination outright, and Codex always sends both, so for
 those models it is dropped.
-`custom` tools (free-form text input, optionally held to a grammar) become declarations with one
-string parameter, `input`; the grammar goes into the description, since Gemini cannot constrain a
-call's argument to it. Their calls come back as `custom_tool_call` items.
+`custom` tools become functions of one string (`poolgate.protocols.custom_tools`); their calls come back
+as `custom_tool_call` items.
 Every other built-in kind (file_search, computer, image_generation, mcp, …) has no Gemini
 counterpart and is dropped rather than rejected, so one unsupported tool never fails a turn.
 """
@@ -21,6 +20,7 @@ from typing import Any
 from poolgate.errors import invalid
 from poolgate.hub.grounding import add_search
 from poolgate.hub.types import JSON
+from poolgate.protocols import custom_tools
 from poolgate.protocols.schema import sanitize_tool_parameters
 
 NAMESPACE_SEP = "__"
@@ -49,36 +49,6 @@ def _declaration(tool: dict[str, Any], name: str, where: str) -> JSON:
     return decl
 
 
-CUSTOM_INPUT = "input"
-
-
-def custom_declaration(tool: dict[str, Any], name: str, where: str) -> JSON:
-    """A custom tool as a function of one string, `input`, whose description carries the tool's format."""
-    description = tool.get("description")
-    fmt = tool.get("format")
-    if fmt is not None and not isinstance(fmt, dict):
-        raise invalid(f"'{where}.format' must be an object.", f"{where}.format")
-    about = "The tool's whole input, as free text."
-    if fmt and fmt.get("type") == "grammar":
-        definition, syntax = fmt.get("definition"), fmt.get("syntax")
-        if not isinstance(definition, str) or not definition:
-            raise invalid(f"'{where}.format.definition' must be a non-empty string.", f"{where}.format.definition")
-        about = f"The tool's whole input, as text that matches this {syntax or 'lark'} grammar:\n{definition}"
-    elif fmt and fmt.get("type") not in ("text", None):
-        raise invalid(f"'{where}.format.type' must be text or grammar.", f"{where}.format.type")
-    decl: JSON = {
-        "name": name,
-        "parameters": {
-            "type": "object",
-            "properties": {CUSTOM_INPUT: {"type": "string", "description": about}},
-            "required": [CUSTOM_INPUT],
-        },
-    }
-    if isinstance(description, str) and description:
-        decl["description"] = description
-    return decl
-
-
 def convert_tools(tools: object, tool_choice: object, parallel: object, model: str = "") -> ToolSet:
     """`model` is the upstream model: whether web_search can join function declarations depends on it."""
     out = ToolSet()
@@ -95,7 +65,7 @@ def convert_tools(tools: object, tool_choice: object, parallel: object, model: s
             name = tool.get("name")
             if not isinstance(name, str) or not name:
                 raise invalid(f"'{where}.name' must be a non-empty string.", f"{where}.name")
-            declare = _declaration if kind == "function" else custom_declaration
+            declare = _declaration if kind == "function" else custom_tools.declaration
             declarations.append(declare(tool, name, where))
             out.function_names.add(name)
             if kind == "custom":

@@ -52,6 +52,7 @@ async def chat_completions(req: Request, ctx: RequestContext, svc: Services) -> 
             n=chat.n,
             logprobs=chat.logprobs,
             legacy_functions=chat.legacy_functions,
+            customs=chat.customs,
             web_search=chat.web_search,
         ),
         make_encoder=lambda: ChatEncoder(
@@ -62,6 +63,7 @@ async def chat_completions(req: Request, ctx: RequestContext, svc: Services) -> 
             n=chat.n,
             logprobs=chat.logprobs,
             legacy_functions=chat.legacy_functions,
+            customs=chat.customs,
             web_search=chat.web_search,
         ),
         media_fields=chat.media_fields,
