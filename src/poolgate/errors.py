@@ -38,6 +38,7 @@ class GatewayError(Exception):
         retry_after: float | None = None,
         code: str | None = None,
         status: int | None = None,
+        allow: str | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -46,6 +47,8 @@ class GatewayError(Exception):
         self.retry_after = retry_after
         self.code = code
         self._status = status
+        # For a 405: the methods the resource does take, sent as the `Allow` header (RFC 9110 §15.5.6).
+        self.allow = allow
 
     @property
     def status(self) -> int:

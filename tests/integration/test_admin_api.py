@@ -143,7 +143,32 @@ def test_add_list_disable_enable_refresh_remove_an_account(
     assert "acc-b" not in {a["label"] for a in api.get("/api/accounts").json()["accounts"]}
     assert api.get(f"/api/accounts/{b['id']}").status_code == 404
     assert api.post("/api/accounts/nope/enable").status_code == 404
-    assert api.post(f"/api/accounts/{a['id']}/explode").status_code == 405
+    assert api.post(f"/api/accounts/{a['id']}/explode").status_code == 404  # no such action
+    # A known resource asked with the wrong method says which methods it takes (RFC 9110's Allow).
+    wrong = api.get(f"/api/accounts/{a['id']}/enable")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "OPTIONS, POST"
+    wrong = api.post(f"/api/accounts/{a['id']}")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "DELETE, GET, HEAD, OPTIONS"
+
+
+def test_a_misspelt_field_or_an_empty_proxy_body_changes_nothing(gw: Gateway, api: httpx.Client) -> None:
+    before = api.get("/api/accounts").json()["accounts"]
+    # `proxy` for `proxy_url`: taken silently, the account would send from the gateway's own address.
+    r = api.post("/api/accounts", json={"key": "AIzaTypo000000000000000000000000000", "proxy": "http://127.0.0.1:3128"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "proxy", r.text
+    assert "'proxy_url'" in r.json()["error"]["message"]  # the message names the field that was meant
+    assert api.get("/api/accounts").json()["accounts"] == before
+    account = before[0]["id"]
+    set_proxy = api.post(f"/api/accounts/{account}/proxy", json={"proxy_url": "http://127.0.0.1:3128"})
+    assert set_proxy.status_code == 200 and set_proxy.json()["proxy"] == "http://127.0.0.1:3128"
+    for body in (None, {}, {"url": ""}):
+        r = api.post(f"/api/accounts/{account}/proxy", json=body)
+        assert r.status_code == 400 and r.json()["error"]["param"] in ("proxy_url", "url"), r.text
+    assert api.get(f"/api/accounts/{account}").json()["proxy"] == "http://127.0.0.1:3128"
+    cleared = api.post(f"/api/accounts/{account}/proxy", json={"proxy_url": ""})
+    assert cleared.status_code == 200 and cleared.json()["proxy"] == ""
+    bad_flag = api.get("/api/logs", params={"errors": "null"})
+    assert bad_flag.status_code == 400 and bad_flag.json()["error"]["param"] == "errors"
 
 
 def test_a_cooling_account_shows_its_countdown_and_the_cooldown_can_be_cleared(

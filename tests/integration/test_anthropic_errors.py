@@ -57,6 +57,7 @@ def test_client_errors_have_anthropic_types(gw: Gateway, simulator: Simulator) -
     assert r.status_code == 400 and "tool_choice.name" in error_of(r)["message"]
     r = httpx.get(f"{gw.base_url}/v1/messages", headers=good)
     assert r.status_code == 405 and error_of(r)["type"] == "invalid_request_error"
+    assert r.headers["allow"] == "OPTIONS, POST"
     assert simulator.calls(KEY) == []
 
 

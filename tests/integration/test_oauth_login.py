@@ -262,7 +262,15 @@ def test_admin_api_login_via_callback_and_via_paste(gw: Gateway, simulator_proce
         f"{gw.base_url}/api/accounts/oauth/import", headers=admin, json={"refresh_token": token}, timeout=30
     )
     assert imported.status_code == 200 and imported.json()["account"]["project_id"] == "web3-project"
+    # A revoked token is the admin's input, not an upstream fault: a 400 that says what Google said.
+    revoked = new_user(sim, "gone-web@example.com")
+    control(sim, "revoke", {"email": "gone-web@example.com"})
+    refused = httpx.post(
+        f"{gw.base_url}/api/accounts/oauth/import", headers=admin, json={"refresh_token": revoked}, timeout=30
+    )
+    assert refused.status_code == 400 and "invalid_grant" in refused.json()["error"]["message"], refused.text
     listing = gw.cli("accounts", "list").stdout
+    assert "gone-web@example.com" not in listing
     assert all(f"web{n}@example.com" in listing for n in (1, 2, 3))
     # The new accounts serve at once, with their Google email in X-Account-Email.
     r = httpx.post(

@@ -381,7 +381,8 @@ def test_bad_input_and_websocket_probe_are_refused(gw: Gateway) -> None:
     )
     # 426 (not 405) is what makes Codex fall back to HTTP at once instead of retrying for seconds.
     assert probe.status_code == 426 and probe.json()["error"]["code"] == "websocket_not_supported"
-    assert httpx.get(f"{gw.v1}/responses").status_code == 405
+    plain = httpx.get(f"{gw.v1}/responses")
+    assert plain.status_code == 405 and plain.headers["allow"] == "OPTIONS, POST"
 
 
 def test_input_items_list_what_a_response_was_made_from(gw: Gateway, client: openai.OpenAI, sim: Simulator) -> None:

@@ -126,6 +126,14 @@ class Router:
         route = methods.get(method) or (methods.get("GET") if method == "HEAD" else None)
         return route, True
 
+    def allowed(self, path: str) -> str:
+        """The methods a known path takes, for a 405's `Allow` header (HEAD wherever GET is; OPTIONS for CORS)."""
+        methods = self.exact.get(path)
+        if methods is None:
+            methods = next((candidate for prefix, candidate in self.prefixes if path.startswith(prefix)), {})
+        names = set(methods) | ({"HEAD"} if "GET" in methods else set()) | {"OPTIONS"}
+        return ", ".join(sorted(names))
+
 
 def default_routes() -> Router:
     r = Router()
@@ -295,7 +303,9 @@ def create_app(svc: Services, router: Router | None = None) -> Callable[[Scope, 
             if route is None:
                 if path_known:
                     raise GatewayError(
-                        ErrorKind.METHOD_NOT_ALLOWED, f"Method {req.method} is not allowed on {req.path}."
+                        ErrorKind.METHOD_NOT_ALLOWED,
+                        f"Method {req.method} is not allowed on {req.path}.",
+                        allow=routes.allowed(req.path),
                     )
                 raise GatewayError(
                     ErrorKind.NOT_FOUND,
@@ -469,6 +479,8 @@ def _error_response(err: GatewayError, protocol: str, ctx: RequestContext, svc: 
         headers.append((b"x-poolgate-overhead-ms", f"{ctx.overhead_ms():.3f}".encode()))
     if err.retry_after is not None:
         headers.append((b"retry-after", str(max(1, math.ceil(err.retry_after))).encode()))
+    if err.allow:
+        headers.append((b"allow", err.allow.encode()))
     if status == 401 and protocol != GEMINI:
         headers.append((b"www-authenticate", b"Bearer"))
     ctx.error = err.message

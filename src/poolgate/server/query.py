@@ -19,5 +19,14 @@ def int_query(req: Request, name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
 def bool_query(req: Request, name: str) -> bool:
-    return req.query.get(name, "").lower() in {"1", "true", "yes", "on"}
+    raw = req.query.get(name, "").lower()
+    if raw in _TRUE:
+        return True
+    if raw not in _FALSE:
+        raise invalid(f"Query parameter '{name}' must be true or false.", name)
+    return False

@@ -76,7 +76,7 @@ async def list_accounts(req: Request, ctx: RequestContext, svc: Services) -> Res
 
 
 async def add_account(req: Request, ctx: RequestContext, svc: Services) -> Response:
-    body = await json_body(req)
+    body = await json_body(req, ("key", "label", "proxy_url"))
     key = text_field(body, "key")
     label = text_field(body, "label", required=False)
     proxy = proxy_field(body)
@@ -111,11 +111,16 @@ async def account_action(req: Request, ctx: RequestContext, svc: Services) -> Re
         await after_change(svc)
         return json_response({"removed": account.id})
     if req.method == "POST" and action == "proxy":
-        proxy = proxy_field(await json_body(req))
+        proxy = proxy_field(await json_body(req, ("proxy_url",)), required=True)
         await asyncio.to_thread(svc.store.update_account, account.id, proxy_url=proxy)
         result: dict[str, Any] = {}
-    elif req.method != "POST" or action not in _ACTIONS:
-        raise GatewayError(ErrorKind.METHOD_NOT_ALLOWED, f"Method {req.method} is not allowed on {req.path}.")
+    elif action and action not in _ACTIONS and action != "proxy":
+        raise not_found(f"Unknown route {req.method} {req.path}.")
+    elif req.method != "POST" or not action:
+        allow = "OPTIONS, POST" if action else "DELETE, GET, HEAD, OPTIONS"
+        raise GatewayError(
+            ErrorKind.METHOD_NOT_ALLOWED, f"Method {req.method} is not allowed on {req.path}.", allow=allow
+        )
     else:
         result = await _ACTIONS[action](svc, account)
     await after_change(svc)

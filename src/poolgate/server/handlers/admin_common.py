@@ -13,9 +13,17 @@ from poolgate.upstream.egress import check_proxy_url
 ADMIN_BODY_LIMIT = 1024 * 1024
 
 
-async def json_body(req: Request) -> dict[str, Any]:
+async def json_body(req: Request, takes: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The request's JSON object (none: `{}`). With `takes`, any other field is a 400: a misspelt
+    `proxy_url` would otherwise leave an account without the egress proxy its owner meant to give it."""
     raw = await req.body(ADMIN_BODY_LIMIT)
-    return fields.parse_json_object(raw or b"{}")
+    body = fields.parse_json_object(raw.strip() or b"{}")
+    if takes is not None:
+        for key in body:
+            if key not in takes:
+                names = ", ".join(f"'{name}'" for name in takes)
+                raise invalid(f"Unknown field '{key}'; this endpoint takes {names}.", key)
+    return body
 
 
 def text_field(body: dict[str, Any], key: str, *, required: bool = True) -> str:
@@ -44,8 +52,12 @@ async def after_change(svc: Services) -> None:
     await svc.reload()
 
 
-def proxy_field(body: dict[str, Any]) -> str:
-    """`proxy_url`: the account's egress proxy; "" or absent means none (the gateway's `upstream.http_proxy`)."""
+def proxy_field(body: dict[str, Any], *, required: bool = False) -> str:
+    """`proxy_url`: the account's egress proxy; "" or absent means none (the gateway's `upstream.http_proxy`).
+
+    `required`: the field must be there (setting an account's proxy: an empty body must not remove it)."""
+    if required and "proxy_url" not in body:
+        raise invalid("'proxy_url' is required; send an empty string to remove the account's proxy.", "proxy_url")
     value = body.get("proxy_url", "")
     if value is None:
         return ""

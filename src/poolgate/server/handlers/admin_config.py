@@ -31,7 +31,7 @@ async def get_mapping(req: Request, ctx: RequestContext, svc: Services) -> Respo
 
 
 async def set_mapping(req: Request, ctx: RequestContext, svc: Services) -> Response:
-    body = await json_body(req)
+    body = await json_body(req, ("pattern", "model"))
     pattern = text_field(body, "pattern")
     model = text_field(body, "model")
     if "*" in model:

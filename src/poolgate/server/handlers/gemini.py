@@ -85,7 +85,9 @@ async def list_models(req: Request, ctx: RequestContext, svc: Services) -> Respo
 async def get_model(req: Request, ctx: RequestContext, svc: Services) -> Response:
     model_id = _model_tail(req.path).removeprefix("models/")
     if not model_id or ":" in model_id or "/" in model_id:
-        raise GatewayError(ErrorKind.METHOD_NOT_ALLOWED, f"Method GET is not allowed on {req.path}; use POST.")
+        raise GatewayError(
+            ErrorKind.METHOD_NOT_ALLOWED, f"Method GET is not allowed on {req.path}; use POST.", allow="OPTIONS, POST"
+        )
     if not _known(svc, model_id):
         raise GatewayError(
             ErrorKind.NOT_FOUND, f"models/{model_id} is not found. Call ListModels to see the available models."

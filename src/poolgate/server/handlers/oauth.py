@@ -13,12 +13,12 @@ from poolgate.errors import ErrorKind, GatewayError, invalid
 from poolgate.gateway import RequestContext
 from poolgate.protocols import fields
 from poolgate.server.asgi import Request, Response, json_response
-from poolgate.server.handlers.admin_common import proxy_field
+from poolgate.server.handlers.admin_common import json_body, proxy_field
 from poolgate.services import Services
 from poolgate.store.models import Account
 from poolgate.upstream.base import UpstreamFailure
 from poolgate.upstream.enroll import Enrolled, enroll
-from poolgate.upstream.oauth import OAuthSetupError
+from poolgate.upstream.oauth import INVALID_GRANT, OAuthSetupError
 
 CALLBACK_PATH = "/auth/callback"
 
@@ -36,9 +36,11 @@ def account_json(account: Account) -> dict[str, object]:
     }
 
 
-async def _body(req: Request, svc: Services) -> dict[str, object]:
-    raw = await req.body(svc.config.proxy.max_body_mb * 1024 * 1024)
-    return fields.parse_json_object(raw) if raw.strip() else {}
+def _refused(failure: UpstreamFailure, what: str, why: str) -> GatewayError:
+    """Google refusing the grant is about what the admin sent (a 400); anything else is the upstream's (502)."""
+    if failure.oauth_error == INVALID_GRANT:
+        return invalid(f"{what}: Google refused the grant (invalid_grant): {why}.")
+    return GatewayError(ErrorKind.UPSTREAM_ERROR, f"{what}: {failure}")
 
 
 def _default_redirect(req: Request, svc: Services) -> str:
@@ -48,7 +50,7 @@ def _default_redirect(req: Request, svc: Services) -> str:
 
 
 async def start(req: Request, ctx: RequestContext, svc: Services) -> Response:
-    body = await _body(req, svc)
+    body = await json_body(req, ("redirect_uri", "proxy_url"))
     redirect = fields.opt_str(body, "redirect_uri") or _default_redirect(req, svc)
     try:
         login = svc.oauth.logins.start(redirect, proxy_field(body))
@@ -66,13 +68,13 @@ async def _finish(svc: Services, pasted: str, state: str) -> Enrolled:
     except OAuthSetupError as err:
         raise invalid(str(err)) from None
     except UpstreamFailure as failure:
-        raise GatewayError(ErrorKind.UPSTREAM_ERROR, f"Login failed: {failure}") from None
+        raise _refused(failure, "Login failed", "the code has expired or was already used; sign in again") from None
     await svc.reload()
     return result
 
 
 async def complete(req: Request, ctx: RequestContext, svc: Services) -> Response:
-    body = await _body(req, svc)
+    body = await json_body(req, ("code", "redirect_url", "state"))
     pasted = fields.opt_str(body, "redirect_url") or fields.opt_str(body, "code") or ""
     if not pasted.strip():
         raise invalid("Send 'code' or 'redirect_url'.", "code")
@@ -81,7 +83,7 @@ async def complete(req: Request, ctx: RequestContext, svc: Services) -> Response
 
 
 async def import_token(req: Request, ctx: RequestContext, svc: Services) -> Response:
-    body = await _body(req, svc)
+    body = await json_body(req, ("refresh_token", "email", "project_id", "proxy_url"))
     token = fields.req_str(body, "refresh_token")
     try:
         result = await enroll(
@@ -95,7 +97,7 @@ async def import_token(req: Request, ctx: RequestContext, svc: Services) -> Resp
     except OAuthSetupError as err:
         raise invalid(str(err)) from None
     except UpstreamFailure as failure:
-        raise GatewayError(ErrorKind.UPSTREAM_ERROR, f"Import failed: {failure}") from None
+        raise _refused(failure, "Import failed", "the token was revoked or is no refresh token") from None
     await svc.reload()
     return json_response({"account": account_json(result.account), "created": result.created})
 

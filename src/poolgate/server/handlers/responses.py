@@ -231,7 +231,11 @@ async def delete(req: Request, ctx: RequestContext, svc: Services) -> Response:
 
 async def refuse_websocket(req: Request, ctx: RequestContext, svc: Services) -> Response:
     if req.headers.get("upgrade", "").lower() != "websocket":
-        raise GatewayError(ErrorKind.METHOD_NOT_ALLOWED, "Method GET is not allowed on /v1/responses; use POST.")
+        raise GatewayError(
+            ErrorKind.METHOD_NOT_ALLOWED,
+            "Method GET is not allowed on /v1/responses; use POST.",
+            allow="OPTIONS, POST",
+        )
     # Codex's OpenAI provider first tries a WebSocket here. It retries other refusals with backoff
     # (about six seconds) but falls back to HTTP at once on 426 Upgrade Required.
     raise GatewayError(
