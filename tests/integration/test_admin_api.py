@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from poolgate.server.app import ADMIN_AUTH, default_routes
+from poolgate.store.models import API_KEY, Account
+from poolgate.store.sql import SqlStore
 from tests.conftest import ROOT, Gateway, Simulator
 from tests.integration.gateways import gateway_for_module
 
@@ -169,6 +171,32 @@ def test_a_misspelt_field_or_an_empty_proxy_body_changes_nothing(gw: Gateway, ap
     assert cleared.status_code == 200 and cleared.json()["proxy"] == ""
     bad_flag = api.get("/api/logs", params={"errors": "null"})
     assert bad_flag.status_code == 400 and bad_flag.json()["error"]["param"] == "errors"
+
+
+def test_a_key_or_label_that_cannot_travel_in_a_header_is_refused(gw: Gateway, api: httpx.Client) -> None:
+    before = api.get("/api/accounts").json()["accounts"]
+    # Taken, such a key failed every call of its account inside the HTTP client: a 500 and a dropped connection.
+    for key in ("AIza\x02Bad00000000000", "AIzaÉtoile000000000", "AIza Bad 00000000", "short"):
+        r = api.post("/api/accounts", json={"key": key})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "key", (key, r.text)
+    r = api.post("/api/accounts", json={"key": "AIzaFineKey000000000", "label": "ops\x1bteam"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "label", r.text
+    assert api.get("/api/accounts").json()["accounts"] == before
+    cli = gw.cli("accounts", "add-key", "AIza\x02Bad00000000000", check=False)
+    assert cli.returncode == 1 and "does not look like a Gemini API key" in cli.stdout + cli.stderr
+
+
+def test_a_label_stored_with_a_control_character_does_not_break_answers(make_gateway: Any) -> None:
+    gw = make_gateway()
+    store = SqlStore.open(gw.data_dir)  # as a database written before labels were checked holds it
+    try:
+        store.add_account(Account(id="", kind=API_KEY, label="ops\x1bteam\nlead", secret="key-old-label-0000"))
+    finally:
+        store.close()
+    gw.start()
+    body = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
+    r = httpx.post(f"{gw.v1}/chat/completions", json=body, timeout=30)
+    assert r.status_code == 200 and r.headers["x-account-email"] == "ops team lead"
 
 
 def test_a_cooling_account_shows_its_countdown_and_the_cooldown_can_be_cleared(

@@ -11,7 +11,7 @@ from rich.table import Table
 from poolgate.cli.common import ConfigOption, DataDirOption, checked_proxy, console, err_console, load, open_store
 from poolgate.pool.classify import PARKED, Classifier
 from poolgate.store.crypto import mask_secret
-from poolgate.store.models import ACTIVE, API_KEY, Account, Cooldown
+from poolgate.store.models import ACTIVE, API_KEY, Account, Cooldown, check_api_key, check_label
 from poolgate.store.sql import SqlStore
 from poolgate.upstream.egress import show_proxy
 
@@ -94,10 +94,16 @@ def add_key(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Add a Gemini API key account."""
-    key = key.strip()
-    if len(key) < 8:
-        err_console.print("[red]That does not look like an API key.[/red]")
-        raise typer.Exit(1)
+    try:
+        key = check_api_key(key)
+    except ValueError as exc:
+        err_console.print(f"[red]The key {exc}.[/red]")
+        raise typer.Exit(1) from None
+    try:
+        label = check_label(label)
+    except ValueError as exc:
+        err_console.print(f"[red]The label {exc}.[/red]")
+        raise typer.Exit(1) from None
     proxy = checked_proxy(proxy)
     store = open_store(load(config, data_dir))
     for existing in store.list_accounts():

@@ -49,6 +49,7 @@ from poolgate.server.handlers import (
     speech,
 )
 from poolgate.server.handlers import oauth as oauth_handlers
+from poolgate.server.pipeline import routing_headers
 from poolgate.server.request_ids import RequestIds
 from poolgate.services import Services
 from poolgate.timers import Sweeper
@@ -471,12 +472,7 @@ async def _authenticate_admin(req: Request, svc: Services) -> None:
 
 def _error_response(err: GatewayError, protocol: str, ctx: RequestContext, svc: Services) -> Response:
     status, body = RENDERERS.get(protocol, openai_errors.render)(err)
-    headers = []
-    if ctx.mapped_model:
-        headers.append((b"x-mapped-model", ctx.mapped_model.encode()))
-        if ctx.account is not None and svc.config.proxy.expose_account_header:
-            headers.append((b"x-account-email", ctx.account.display_name.encode("utf-8", "replace")))
-        headers.append((b"x-poolgate-overhead-ms", f"{ctx.overhead_ms():.3f}".encode()))
+    headers = routing_headers(ctx, svc) if ctx.mapped_model else []
     if err.retry_after is not None:
         headers.append((b"retry-after", str(max(1, math.ceil(err.retry_after))).encode()))
     if err.allow:

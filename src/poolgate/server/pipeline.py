@@ -74,12 +74,20 @@ def reading(ctx: RequestContext) -> Iterator[None]:
         raise unconvertible(ctx, exc) from None
 
 
+def header_text(text: str) -> bytes:
+    """Text for a header value: UTF-8, without the control characters HTTP forbids there (a label stored
+    before labels were checked must not turn every answer of its account into a dropped connection)."""
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return text.encode("utf-8", "replace")
+
+
 def routing_headers(ctx: RequestContext, svc: Services) -> Headers:
     headers: Headers = []
     if ctx.mapped_model:
         headers.append((b"x-mapped-model", ctx.mapped_model.encode()))
     if ctx.account is not None and svc.config.proxy.expose_account_header:
-        headers.append((b"x-account-email", ctx.account.display_name.encode("utf-8", "replace")))
+        headers.append((b"x-account-email", header_text(ctx.account.display_name)))
     headers.append((b"x-poolgate-overhead-ms", f"{ctx.overhead_ms():.3f}".encode()))
     return headers
 

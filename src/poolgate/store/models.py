@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,33 @@ DISABLED = "disabled"
 NEEDS_RELOGIN = "needs_relogin"
 FORBIDDEN = "forbidden"
 INVALID = "invalid"
+
+
+# An API key travels in a request header, so it must be visible ASCII: anything else would make every
+# call of the account fail inside the HTTP client, after the account was accepted.
+_API_KEY = re.compile(r"[\x21-\x7e]{8,512}")
+MAX_LABEL = 200
+
+
+def check_api_key(key: str) -> str:
+    """The key without surrounding blanks; ValueError if it cannot be an API key."""
+    key = key.strip()
+    if not _API_KEY.fullmatch(key):
+        raise ValueError("does not look like a Gemini API key (8 to 512 visible ASCII characters, no spaces)")
+    return key
+
+
+def check_label(label: str) -> str:
+    """The label without surrounding blanks; ValueError for control characters or an overlong one.
+
+    Labels are shown in the `X-Account-Email` header and in terminals, where control characters break the
+    answer or the display."""
+    label = label.strip()
+    if not label.isprintable():
+        raise ValueError("must not contain control characters")
+    if len(label) > MAX_LABEL:
+        raise ValueError(f"must be at most {MAX_LABEL} characters")
+    return label
 
 
 @dataclass(slots=True)

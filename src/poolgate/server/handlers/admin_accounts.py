@@ -12,7 +12,7 @@ from poolgate.server.asgi import Request, Response, json_response
 from poolgate.server.handlers.admin_common import after_change, json_body, not_found, proxy_field, tail, text_field
 from poolgate.services import Services
 from poolgate.store.crypto import mask_secret
-from poolgate.store.models import ACTIVE, API_KEY, Account, Cooldown
+from poolgate.store.models import ACTIVE, API_KEY, Account, Cooldown, check_api_key, check_label
 from poolgate.upstream.base import UpstreamFailure
 from poolgate.upstream.egress import show_proxy
 from poolgate.upstream.oauth import INVALID_GRANT
@@ -77,11 +77,15 @@ async def list_accounts(req: Request, ctx: RequestContext, svc: Services) -> Res
 
 async def add_account(req: Request, ctx: RequestContext, svc: Services) -> Response:
     body = await json_body(req, ("key", "label", "proxy_url"))
-    key = text_field(body, "key")
-    label = text_field(body, "label", required=False)
+    try:
+        key = check_api_key(text_field(body, "key"))
+    except ValueError as exc:
+        raise invalid(f"'key' {exc}.", "key") from None
+    try:
+        label = check_label(text_field(body, "label", required=False))
+    except ValueError as exc:
+        raise invalid(f"'label' {exc}.", "label") from None
     proxy = proxy_field(body)
-    if len(key) < 8 or any(ch.isspace() for ch in key):
-        raise invalid("'key' does not look like a Gemini API key.", "key")
     existing = await asyncio.to_thread(svc.store.list_accounts)
     for acc in existing:
         if acc.kind == API_KEY and acc.secret == key:

@@ -15,7 +15,7 @@ from poolgate.protocols import fields
 from poolgate.server.asgi import Request, Response, json_response
 from poolgate.server.handlers.admin_common import json_body, proxy_field
 from poolgate.services import Services
-from poolgate.store.models import Account
+from poolgate.store.models import Account, check_label
 from poolgate.upstream.base import UpstreamFailure
 from poolgate.upstream.enroll import Enrolled, enroll
 from poolgate.upstream.oauth import INVALID_GRANT, OAuthSetupError
@@ -34,6 +34,13 @@ def account_json(account: Account) -> dict[str, object]:
         "state": account.state,
         "enabled": account.enabled,
     }
+
+
+def _email(body: dict[str, object]) -> str:
+    try:
+        return check_label(fields.opt_str(body, "email") or "")
+    except ValueError as exc:
+        raise invalid(f"'email' {exc}.", "email") from None
 
 
 def _refused(failure: UpstreamFailure, what: str, why: str) -> GatewayError:
@@ -90,7 +97,7 @@ async def import_token(req: Request, ctx: RequestContext, svc: Services) -> Resp
             svc.oauth,
             svc.store,
             token.strip(),
-            email=fields.opt_str(body, "email") or "",
+            email=_email(body),
             project_id=fields.opt_str(body, "project_id") or "",
             proxy_url=proxy_field(body),
         )
