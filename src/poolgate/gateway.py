@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -26,6 +27,12 @@ EMBEDDINGS_NEED_A_KEY = (
     "(Cloud Code offers no embeddings). Add a key with `poolgate accounts add-key YOUR_GEMINI_KEY`."
 )
 log = logging.getLogger("poolgate.gateway")
+
+
+# Calls other than generation are scheduled under the model's name with one of these appended, so the
+# per-model cooldowns of one method (a 404 "not supported for this method", its own quota) stay its own.
+EMBEDDINGS_SCOPE = " (embeddings)"
+COUNT_TOKENS_SCOPE = " (countTokens)"
 
 
 @dataclass(slots=True)
@@ -148,7 +155,9 @@ class Gateway:
         async def attempt(account: Account) -> JSON:
             return await self.transports[account.kind].count_tokens(account, call.model, call.body)
 
-        return await self._run(call, ctx, attempt)
+        # Its own name for scheduling, like embeddings: countTokens has its own limits at Google, and its
+        # failures must not cool (or mark missing) the model for generation.
+        return await self._run(dataclasses.replace(call, model=call.model + COUNT_TOKENS_SCOPE), ctx, attempt)
 
     async def embed(self, call: UpstreamCall, ctx: RequestContext) -> JSON:
         """`batchEmbedContents` (`call.body`) on an account whose transport embeds: API keys only."""
@@ -163,7 +172,10 @@ class Gateway:
             assert isinstance(transport, Embedder)
             return await transport.embed(account, call.model, call.body)
 
-        return await self._run(call, ctx, attempt, exclude=unable)
+        # Scheduled under a name of its own: Google's 404 for a model that does not embed must not mark
+        # it missing for chat (nor a chat call's 404 for an embedding model mark it missing here).
+        scheduled = dataclasses.replace(call, model=call.model + EMBEDDINGS_SCOPE)
+        return await self._run(scheduled, ctx, attempt, exclude=unable)
 
     def _mid_stream_reporter(
         self, account: Account, call: UpstreamCall

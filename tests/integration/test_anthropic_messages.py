@@ -464,6 +464,17 @@ def test_count_tokens_estimates_when_upstream_cannot_count(gw: Gateway, simulato
     assert r.json()["input_tokens"] >= counted  # the estimate errs high
 
 
+def test_a_count_that_hits_a_quota_leaves_the_model_serving(gw: Gateway, simulator: Simulator) -> None:
+    # Claude Code counts tokens before it sends: countTokens has its own limits at Google, so its
+    # per-model 429 must not cool the model for messages (the only account would then refuse them).
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "count me"}]}
+    simulator.script(KEY, {"status": 429, "reason": "RATE_LIMIT_EXCEEDED", "retry_delay": "30s"})
+    counted = httpx.post(f"{gw.base_url}/v1/messages/count_tokens", json=body, timeout=30)
+    assert counted.status_code == 200 and counted.headers["x-poolgate-token-count"] == "estimate"
+    answer = httpx.post(f"{gw.base_url}/v1/messages", json={**body, "max_tokens": 20}, timeout=30)
+    assert answer.status_code == 200, answer.text
+
+
 def test_models_list_and_retrieve_with_anthropic_sdk(client: anthropic.Anthropic) -> None:
     ids = [m.id for m in client.models.list()]
     assert "gemini-2.5-flash" in ids

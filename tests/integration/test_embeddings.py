@@ -100,6 +100,13 @@ def test_a_chat_model_is_refused_by_google(client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as err:
         client.embeddings.create(model="gemini-2.5-flash", input="x")
     assert "batchEmbedContents" in err.value.message
+    # Google's 404 says the model does not embed; chat with it must go on (it once parked the model
+    # on every account for ten minutes), and a chat call naming an embedding model must not stop embeddings.
+    chat = client.chat.completions.create(model="gemini-2.5-flash", messages=[{"role": "user", "content": "hi"}])
+    assert chat.choices[0].message.content
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="gemini-embedding-001", messages=[{"role": "user", "content": "hi"}])
+    assert len(client.embeddings.create(model="gemini-embedding-001", input="x").data) == 1
 
 
 def test_google_genai_embed_content(gw: Gateway, simulator_process: Simulator) -> None:
