@@ -174,6 +174,11 @@ FOREIGN_CACHE: dict[str, Any] = {
     "error": {"code": 403, "message": "CachedContent not found (or permission denied)", "status": "PERMISSION_DENIED"}
 }
 
+# The same, answered as a 404: it names the cache, not the model.
+MISSING_CACHE: dict[str, Any] = {
+    "error": {"code": 404, "message": "cachedContents/ab12cd34ef is not found.", "status": "NOT_FOUND"}
+}
+
 API_KEY_INVALID: dict[str, Any] = {
     "error": {
         "code": 400,

@@ -52,6 +52,7 @@ TABLE = [
     ("forbidden", http(403, g.FORBIDDEN), "forbidden", Scope.ACCOUNT, 600.0, "ladder", True, PARKED),
     ("foreign_file", http(403, g.FOREIGN_FILE), "foreign_resource", Scope.REQUEST, 0.0, "none", False, COOLING),
     ("foreign_cache", http(403, g.FOREIGN_CACHE), "foreign_resource", Scope.REQUEST, 0.0, "none", False, COOLING),
+    ("missing_cache", http(404, g.MISSING_CACHE), "foreign_resource", Scope.REQUEST, 0.0, "none", False, COOLING),
     ("not_found", http(404, g.MODEL_NOT_FOUND), "model_not_found", Scope.ACCOUNT_MODEL, 600.0, "ladder", True, MISSING),
     ("bad_request", http(400, g.BAD_REQUEST), "client_error", Scope.REQUEST, 0.0, "none", False, COOLING),
     ("internal", http(500, g.INTERNAL), "server_error", Scope.REQUEST, 0.0, "ladder", True, COOLING),

@@ -185,12 +185,16 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     # A request naming an uploaded file or a context cache that belongs to another Google account gets a
     # 403 like a forbidden account's. It says nothing about the account that answered: park that, and the
-    # same request parks the next ones too. Returned to the client, untried elsewhere.
+    # same request parks the next ones too. Returned to the client, untried elsewhere. A 404 naming such a
+    # resource is the same case: left to `model_not_found`, it would mark the model missing on the account.
     Rule(
         "foreign_resource",
         Scope.REQUEST,
-        statuses=S({403}),
-        text=_re(r"permission to access the file|cached ?content not found|cachedcontents?/\S+ (not found|permission)"),
+        statuses=S({403, 404}),
+        text=_re(
+            r"permission to access the file|cached ?content not found"
+            r"|(cachedcontents?|files|corpora)/\S+ (is )?(not found|permission|does not exist)"
+        ),
         rotate=False,
         retry=False,
         client_error=True,
