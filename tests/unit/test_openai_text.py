@@ -57,6 +57,20 @@ def test_generation_config_fields() -> None:
     }
 
 
+def test_a_64_bit_seed_folds_into_geminis_32_bits_the_same_way_each_time() -> None:
+    def seed(value: int) -> int:
+        return int(
+            to_hub({"model": "m", "messages": [{"role": "user", "content": "x"}], "seed": value}).hub[
+                "generationConfig"
+            ]["seed"]
+        )
+
+    big = 2**62 + 12345
+    assert seed(big) == seed(big) and 0 <= seed(big) < 2**31
+    assert seed(-(2**40)) != seed(big) and 0 <= seed(-(2**40)) < 2**31
+    assert seed(-5) == -5 and seed(2**31 - 1) == 2**31 - 1  # in range: as sent
+
+
 @pytest.mark.parametrize(
     ("body", "param"),
     [

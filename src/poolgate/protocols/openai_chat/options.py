@@ -80,7 +80,9 @@ def sampling(body: dict[str, Any]) -> JSON:
     if "seed" in body:
         seed = fields.opt_int(body, "seed")
         if seed is not None:
-            config["seed"] = seed
+            # OpenAI takes a 64-bit seed, Gemini a 32-bit one (a larger one is a 400 upstream). A seed only
+            # asks for the same answer again, which folding keeps: the same seed always folds the same way.
+            config["seed"] = seed if -(2**31) <= seed < 2**31 else seed % 2**31
     if "presence_penalty" in body:
         presence = fields.opt_number(body, "presence_penalty", lo=-2, hi=2)
         if presence is not None:
