@@ -71,6 +71,11 @@ def test_a_64_bit_seed_folds_into_geminis_32_bits_the_same_way_each_time() -> No
     assert seed(-5) == -5 and seed(2**31 - 1) == 2**31 - 1  # in range: as sent
 
 
+def test_more_output_than_gemini_gives_is_asked_for_as_its_ceiling() -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 128_000}
+    assert to_hub(body).hub["generationConfig"]["maxOutputTokens"] == 65_536
+
+
 @pytest.mark.parametrize(
     ("body", "param"),
     [

@@ -57,6 +57,11 @@ def test_foreign_encrypted_content_is_ignored() -> None:
     assert model["parts"] == [{"text": "yo"}]
 
 
+def test_more_output_than_gemini_gives_is_asked_for_as_its_ceiling() -> None:
+    config = to_hub({"model": "m", "input": "hi", "max_output_tokens": 128_000}).hub["generationConfig"]
+    assert config["maxOutputTokens"] == 65_536
+
+
 @pytest.mark.parametrize(
     ("choice", "expected"),
     [

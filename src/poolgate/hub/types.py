@@ -6,6 +6,10 @@ from typing import Any, TypedDict
 
 JSON = dict[str, Any]
 
+# Gemini's output ceiling (maxOutputTokens above it is a 400). Clients of other APIs ask for more:
+# Claude Code sends 64000 and some 128000, GPT-5 clients up to 128000; each converter clamps to this.
+MAX_OUTPUT_TOKENS = 65_536
+
 
 class FunctionCall(TypedDict, total=False):
     name: str

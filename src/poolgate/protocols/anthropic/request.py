@@ -8,13 +8,11 @@ from typing import Any
 
 from poolgate.errors import invalid
 from poolgate.hub.grounding import add_search, add_server_tool
-from poolgate.hub.types import JSON, GenerateContentRequest
+from poolgate.hub.types import JSON, MAX_OUTPUT_TOKENS, GenerateContentRequest
 from poolgate.protocols import fields
 from poolgate.protocols.anthropic import client_tools, content
 from poolgate.protocols.schema import sanitize_schema, sanitize_tool_parameters
 
-# Gemini's output ceiling; Claude clients ask for more (Claude Code sends 64000, some 128000).
-MAX_OUTPUT_TOKENS = 65_536
 # Adaptive thinking with an effort level → a Gemini thinking budget (-1 lets the model decide).
 EFFORT_BUDGETS = {"low": 1024, "medium": 8192, "high": -1, "max": 32_768}
 _TOOL_CHOICE_MODES = {"auto": "AUTO", "any": "ANY", "tool": "ANY", "none": "NONE"}

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from poolgate.errors import invalid
-from poolgate.hub.types import JSON
+from poolgate.hub.types import JSON, MAX_OUTPUT_TOKENS
 from poolgate.protocols import fields
 from poolgate.protocols.schema import sanitize_schema
 
@@ -70,7 +70,7 @@ def sampling(body: dict[str, Any]) -> JSON:
     if max_tokens is None and "max_tokens" in body:
         max_tokens = fields.opt_int(body, "max_tokens", lo=1)
     if max_tokens is not None:
-        config["maxOutputTokens"] = max_tokens
+        config["maxOutputTokens"] = min(max_tokens, MAX_OUTPUT_TOKENS)
     if "stop" in body:
         stop = fields.stop_sequences(body)
         if stop:

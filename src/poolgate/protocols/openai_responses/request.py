@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from poolgate.errors import invalid
-from poolgate.hub.types import JSON, Content, GenerateContentRequest
+from poolgate.hub.types import JSON, MAX_OUTPUT_TOKENS, Content, GenerateContentRequest
 from poolgate.protocols import fields
 from poolgate.protocols.openai_chat.content import MediaRefs
 from poolgate.protocols.openai_chat.options import ACCEPTED_EFFORTS, MAX_TOP_LOGPROBS, thinking_config
@@ -139,7 +139,7 @@ def to_hub(
     config: JSON = fields.temperature_top_p(body)
     max_out = fields.opt_int(body, "max_output_tokens", lo=1)
     if max_out is not None:
-        config["maxOutputTokens"] = max_out
+        config["maxOutputTokens"] = min(max_out, MAX_OUTPUT_TOKENS)
     thinking = _thinking(body.get("reasoning"), upstream)
     if thinking:
         config["thinkingConfig"] = thinking
