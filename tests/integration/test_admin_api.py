@@ -418,6 +418,8 @@ def test_ui_files_are_served_from_the_package_without_auth(gw: Gateway) -> None:
     assert httpx.get(f"{gw.base_url}/ui/style.css").headers["content-type"].startswith("text/css")
     redirect = httpx.get(f"{gw.base_url}/ui")
     assert redirect.status_code == 308 and redirect.headers["location"] == "/ui/"
+    home = httpx.get(f"{gw.base_url}/")  # the gateway's bare address, opened in a browser
+    assert home.status_code == 307 and home.headers["location"] == "/ui/"
     assert httpx.get(f"{gw.base_url}/ui/missing.js").status_code == 404
     with httpx.Client() as raw:
         # A path that climbs out of the UI directory is refused, whatever the encoding.

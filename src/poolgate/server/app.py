@@ -196,6 +196,8 @@ def add_monitor_routes(r: Router) -> None:
 
     r.add("GET", "/readyz", Route(observe.ready, PLAIN, CLIENT, logged=False))
     r.add("GET", "/metrics", Route(observe.metrics, PLAIN, CLIENT, logged=False))
+    # Someone who opens the gateway's address in a browser is looking for its pages.
+    r.add("GET", "/", Route(observe.ui, PLAIN, PUBLIC, logged=False))
     r.add("GET", "/ui", Route(observe.ui, PLAIN, PUBLIC, logged=False))
     r.add_prefix("GET", "/ui/", Route(observe.ui, PLAIN, PUBLIC, logged=False))
     r.add("GET", "/api/openapi.json", Route(observe.openapi, ADMIN, PUBLIC, logged=False))

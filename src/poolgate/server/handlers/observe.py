@@ -85,8 +85,8 @@ def _static(relative: str) -> Response:
 
 
 async def ui(req: Request, ctx: RequestContext, svc: Services) -> Response:
-    if req.path == "/ui":
-        return Response(308, b"", [(b"location", b"/ui/")])
+    if req.path in ("/", "/ui"):
+        return Response(308 if req.path == "/ui" else 307, b"", [(b"location", b"/ui/")])
     return _static(req.path[len("/ui/") :])
 
 
