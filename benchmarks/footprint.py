@@ -24,6 +24,7 @@ from benchmarks import stub, targets
 App = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 MODEL = targets.MODEL
 REQUESTS = 100
+OPCODE_REQUESTS = 20  # tracing every instruction is slow; the count is the same for each request
 
 
 async def count(app: App, own: str) -> dict[str, float]:
@@ -61,6 +62,26 @@ async def count(app: App, own: str) -> dict[str, float]:
             await app(dict(scope), receive, send)
     finally:
         sys.setprofile(None)
+    # Bytecode instructions run: what the interpreter fetches and decodes for each request, the part
+    # of the cost that grows with the code's length as well as with the number of calls.
+    ops: dict[CodeType, int] = {}
+
+    def opcode(frame: FrameType, event: str, arg: object) -> Any:
+        if event == "opcode":
+            ops[frame.f_code] = ops.get(frame.f_code, 0) + 1
+        return opcode
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        return opcode
+
+    sys.settrace(trace)
+    try:
+        for _ in range(OPCODE_REQUESTS):
+            await app(dict(scope), receive, send)
+    finally:
+        sys.settrace(None)
     if set(statuses) != {200}:
         raise RuntimeError(f"the chat requests did not all succeed: {sorted(set(statuses))}")
     mine = [code for code in calls if own in code.co_filename]
@@ -69,6 +90,8 @@ async def count(app: App, own: str) -> dict[str, float]:
         "own_calls": sum(calls[code] for code in mine) / REQUESTS,
         "functions": len(calls),
         "own_functions": len(mine),
+        "opcodes": sum(ops.values()) / OPCODE_REQUESTS,
+        "own_opcodes": sum(n for code, n in ops.items() if own in code.co_filename) / OPCODE_REQUESTS,
     }
 
 

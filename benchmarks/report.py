@@ -166,6 +166,8 @@ def footprint_table(footprint: dict[str, Any]) -> str:
         ("Distinct own functions", "own_functions"),
         ("Python calls in all", "calls"),
         ("Distinct functions in all", "functions"),
+        ("Bytecode instructions run in the proxy's own code", "own_opcodes"),
+        ("Bytecode instructions run in all", "opcodes"),
     )
     lines = ["| Per chat request | floor | poolgate | poolgate ÷ floor |", "|---|---|---|---|"]
     for label, key in rows:
@@ -457,6 +459,26 @@ under sequential load), so each request's objects came from memory last touched 
 rather than from blocks just freed; building the row at once lets the context go. Ten fresh pairs: added
 median latency 1.85× against 1.78× the floor's (lower in 5 of 10), c=16 throughput 0.55 against 0.61, CPU
 per request 1.95× against 1.76×: no gain, so rows are still built at the flush.
+
+Measured on 2026-11-27 (later), none adopted. *Where the real server's time goes*: CPython 3.12's perf
+trampolines (`PYTHONPERFSUPPORT=1`) let `perf record --call-graph dwarf` name the Python function of
+every sample in the running servers, cold caches included, which py-spy's in-process view cannot.
+Over 3,000 sequential chats, under perf, the floor used 412 µs of CPU per request and poolgate 545
+(1.32×); the 133 µs between them were spread over some 70 of poolgate's functions, the largest the
+scheduler's pick (9 µs, for one account), the ASGI dispatcher (9), dataclass constructors (8 in all),
+the retry loop (7) and the OpenAI answer builder (7): no one step holds a tenth of the difference. In
+bytecode, one chat request runs ~3,800 instructions of poolgate's own against the floor's ~350 (table
+above). *System calls*: `strace -c` over 2,000 sequential chats counted the same writes, reads and
+`epoll_wait`s per request as the floor's; poolgate makes ~3 more `getpid` per request (3.11's
+`asyncio.get_running_loop` asks for it each time), well under a microsecond. *The log writer at `nice
+10`*: six fresh pairs, added latency 1.42× against 1.44× the floor's, c=16 0.59 against 0.56 — no
+difference. *Python 3.12 instead of 3.11* (floor and poolgate on the same interpreter): 1.25× against
+1.38× in one round of five fresh pairs, 1.35× against 1.31× in the next — no consistent difference.
+*Request log off* (`monitor.enabled = false`): five fresh pairs, added latency 1.33× against 1.29×
+with it on, CPU per request −6 %, c=16 +10 %: the log costs CPU but is off the latency path. The
+same A/B harness gave 1.29×–1.44× for the build on main that day on a quiet machine, against
+1.57×–1.71× in the busier `make bench` runs before: how far the ratio lands depends on how loaded the
+machine is, since the gateway's longer path suffers more from cold caches than the floor's.
 
 What is left is spread thin, and it is the number of distinct code paths more than any one of them.
 Counted with `sys.setprofile` in-process (upstream canned, so neither count includes aiohttp or

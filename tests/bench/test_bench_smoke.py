@@ -49,4 +49,5 @@ def test_smoke_run_writes_a_well_formed_result_file(tmp_path: Path) -> None:
     for name in ("floor", "poolgate"):
         assert 0 < footprint[name]["own_functions"] <= footprint[name]["functions"], name
         assert 0 < footprint[name]["own_calls"] <= footprint[name]["calls"], name
+        assert 0 < footprint[name]["own_opcodes"] <= footprint[name]["opcodes"], name
     assert footprint["poolgate"]["own_functions"] > footprint["floor"]["own_functions"]
