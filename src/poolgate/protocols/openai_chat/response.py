@@ -18,7 +18,7 @@ from poolgate.hub.events import (
 )
 from poolgate.hub.grounding import citations, grounding_of
 from poolgate.hub.types import JSON
-from poolgate.protocols import custom_tools
+from poolgate.protocols import openai_tools
 
 
 def finish_reason(reason: str | None, has_tool_calls: bool) -> str | None:
@@ -58,7 +58,11 @@ def arguments(args: dict[str, Any]) -> str:
 def tool_call(ev: ToolCall, call_id: str, customs: frozenset[str]) -> JSON:
     """One entry of a message's `tool_calls`: a function call, or a custom tool's call with its text input."""
     if ev.name in customs:
-        return {"id": call_id, "type": "custom", "custom": {"name": ev.name, "input": custom_tools.input_of(ev.args)}}
+        return {
+            "id": call_id,
+            "type": "custom",
+            "custom": {"name": ev.name, "input": openai_tools.custom_input(ev.args)},
+        }
     return {"id": call_id, "type": "function", "function": {"name": ev.name, "arguments": arguments(ev.args)}}
 
 

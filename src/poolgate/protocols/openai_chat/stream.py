@@ -13,7 +13,7 @@ from typing import Any
 from poolgate.errors import GatewayError
 from poolgate.hub.events import Finish, InlineData, TextDelta, ThoughtDelta, ToolCall, Usage, events_from_chunk
 from poolgate.hub.types import JSON
-from poolgate.protocols import custom_tools, sse
+from poolgate.protocols import openai_tools, sse
 from poolgate.protocols.openai_chat.errors import stream_error
 from poolgate.protocols.openai_chat.response import (
     arguments,
@@ -136,7 +136,7 @@ class ChatEncoder:
         # Announced with id and name, then the input (a custom tool's text, or a function's JSON arguments).
         if ev.name in self.customs:
             head: JSON = {"index": position, "id": call_id, "type": "custom", "custom": {"name": ev.name, "input": ""}}
-            rest: JSON = {"index": position, "custom": {"input": custom_tools.input_of(ev.args)}}
+            rest: JSON = {"index": position, "custom": {"input": openai_tools.custom_input(ev.args)}}
         else:
             head = {
                 "index": position,

@@ -1,7 +1,7 @@
 """OpenAI tools, tool_choice and assistant tool_calls → Gemini functionDeclarations, toolConfig, functionCall.
 
 `function` tools map one to one; `custom` tools (free-form text input) become functions of one string
-(`poolgate.protocols.custom_tools`), and their calls are answered as `custom` tool calls again.
+(`poolgate.protocols.openai_tools`), and their calls are answered as `custom` tool calls again.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import orjson
 
 from poolgate.errors import invalid
 from poolgate.hub.types import JSON, Part
-from poolgate.protocols import custom_tools, fields
-from poolgate.protocols.schema import sanitize_tool_parameters
+from poolgate.protocols import fields, openai_tools
 
 # Gemini's rule for function names; OpenAI's is close but allows names Gemini rejects (too long, leading digit).
 NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
@@ -50,25 +49,11 @@ def declarations(body: dict[str, Any]) -> tuple[list[JSON], frozenset[str]]:
             raise invalid(f"Duplicate tool name {name!r} at '{at}.{kind}.name'.", f"{at}.{kind}.name")
         seen.add(name)
         if kind == "custom":
-            decls.append(custom_tools.declaration(spec, name, f"{at}.custom"))
+            decls.append(openai_tools.custom_declaration(spec, name, f"{at}.custom"))
             customs.add(name)
         else:
-            decls.append(_declaration(spec, name, f"{at}.function"))
+            decls.append(openai_tools.function_declaration(spec, name, f"{at}.function"))
     return decls, frozenset(customs)
-
-
-def _declaration(fn: dict[str, Any], name: str, at: str) -> JSON:
-    decl: JSON = {"name": name}
-    description = fields.opt_str(fn, "description", f"{at}.description")
-    if description:
-        decl["description"] = description
-    params = fn.get("parameters")
-    if params is not None and not isinstance(params, dict):
-        raise invalid(f"'{at}.parameters' must be a JSON Schema object.", f"{at}.parameters")
-    cleaned = sanitize_tool_parameters(params)
-    if cleaned is not None:
-        decl["parameters"] = cleaned
-    return decl
 
 
 def _tool_name(spec: object, where: str) -> tuple[str, str]:
@@ -198,7 +183,7 @@ def _custom_call_part(call: dict[str, Any], at: str) -> Part:
         raise invalid(f"'{at}.custom' is required.", f"{at}.custom")
     name = fields.req_str(spec, "name", f"{at}.custom.name")
     text = fields.opt_str(spec, "input", f"{at}.custom.input") or ""
-    part: Part = {"functionCall": {"name": name, "args": custom_tools.call_args(text)}}
+    part: Part = {"functionCall": {"name": name, "args": openai_tools.custom_args(text)}}
     call_id = call.get("id")
     if isinstance(call_id, str) and call_id:
         part["functionCall"]["id"] = call_id

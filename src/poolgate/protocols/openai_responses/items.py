@@ -17,7 +17,7 @@ import orjson
 
 from poolgate.errors import invalid
 from poolgate.hub.types import Content, Part
-from poolgate.protocols import custom_tools, fields
+from poolgate.protocols import fields, openai_tools
 from poolgate.protocols.openai_chat.content import MediaRefs, image_part, part_objects, part_text
 from poolgate.protocols.openai_responses.tools import NAMESPACE_SEP
 
@@ -239,7 +239,7 @@ def to_contents(
             if summary:
                 b.add("user", [{"text": f"{COMPACTION_HEADING}\n{summary}"}])
         elif kind == "custom_tool_call":
-            args = orjson.dumps(custom_tools.call_args(item.get("input") or "")).decode()
+            args = orjson.dumps(openai_tools.custom_args(item.get("input") or "")).decode()
             b.add("model", [_call_part({**item, "arguments": args}, where, b)])
         elif kind == "custom_tool_call_output":
             b.add("user", _output_parts(item, where, b))

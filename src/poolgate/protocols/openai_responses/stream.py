@@ -19,7 +19,7 @@ from poolgate.hub import grounding
 from poolgate.hub.events import SAFETY_REASONS, Finish, TextDelta, ThoughtDelta, ToolCall, Usage, events_from_chunk
 from poolgate.hub.grounding import citations, first_grounding
 from poolgate.hub.types import JSON
-from poolgate.protocols import custom_tools, sse
+from poolgate.protocols import openai_tools, sse
 from poolgate.protocols.openai_chat.errors import error_object
 from poolgate.protocols.openai_chat.response import candidate_logprobs
 from poolgate.protocols.openai_responses.items import encode_signature
@@ -244,7 +244,7 @@ class ResponsesEncoder:
 
     def _custom_call(self, ev: ToolCall, call_id: str, out: list[bytes]) -> None:
         """A call of a custom tool: its one string argument is the item's `input`."""
-        text = custom_tools.input_of(ev.args)
+        text = openai_tools.custom_input(ev.args)
         item: JSON = {
             "id": self._new_id("ctc"),
             "type": "custom_tool_call",

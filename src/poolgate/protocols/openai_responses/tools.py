@@ -6,7 +6,7 @@ becomes Google Search grounding. Alongside functions it is sent only to Gemini 3
 `toolConfig.includeServerSideToolInvocations` (Google's "tool combination", which rejects the mix
 without that flag); Gemini 2.x rejects the combination outright, and Codex always sends both, so for
 those models it is dropped.
-`custom` tools become functions of one string (`poolgate.protocols.custom_tools`); their calls come back
+`custom` tools become functions of one string (`poolgate.protocols.openai_tools`); their calls come back
 as `custom_tool_call` items.
 Every other built-in kind (file_search, computer, image_generation, mcp, …) has no Gemini
 counterpart and is dropped rather than rejected, so one unsupported tool never fails a turn.
@@ -15,13 +15,11 @@ counterpart and is dropped rather than rejected, so one unsupported tool never f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from poolgate.errors import invalid
 from poolgate.hub.grounding import add_search
 from poolgate.hub.types import JSON
-from poolgate.protocols import custom_tools
-from poolgate.protocols.schema import sanitize_tool_parameters
+from poolgate.protocols import openai_tools
 
 NAMESPACE_SEP = "__"
 
@@ -33,20 +31,6 @@ class ToolSet:
     namespaces: set[str] = field(default_factory=set)
     function_names: set[str] = field(default_factory=set)
     custom_names: set[str] = field(default_factory=set)
-
-
-def _declaration(tool: dict[str, Any], name: str, where: str) -> JSON:
-    decl: JSON = {"name": name}
-    description = tool.get("description")
-    if isinstance(description, str) and description:
-        decl["description"] = description
-    params = tool.get("parameters")
-    if params is not None and not isinstance(params, dict):
-        raise invalid(f"'{where}.parameters' must be an object.", f"{where}.parameters")
-    cleaned = sanitize_tool_parameters(params)
-    if cleaned is not None:
-        decl["parameters"] = cleaned
-    return decl
 
 
 def convert_tools(tools: object, tool_choice: object, parallel: object, model: str = "") -> ToolSet:
@@ -65,7 +49,7 @@ def convert_tools(tools: object, tool_choice: object, parallel: object, model: s
             name = tool.get("name")
             if not isinstance(name, str) or not name:
                 raise invalid(f"'{where}.name' must be a non-empty string.", f"{where}.name")
-            declare = _declaration if kind == "function" else custom_tools.declaration
+            declare = openai_tools.function_declaration if kind == "function" else openai_tools.custom_declaration
             declarations.append(declare(tool, name, where))
             out.function_names.add(name)
             if kind == "custom":
@@ -79,7 +63,7 @@ def convert_tools(tools: object, tool_choice: object, parallel: object, model: s
             for j, sub in enumerate(inner):
                 if isinstance(sub, dict) and sub.get("type") == "function" and isinstance(sub.get("name"), str):
                     full = f"{ns}{NAMESPACE_SEP}{sub['name']}"
-                    declarations.append(_declaration(sub, full, f"{where}.tools[{j}]"))
+                    declarations.append(openai_tools.function_declaration(sub, full, f"{where}.tools[{j}]"))
                     out.function_names.add(full)
         elif isinstance(kind, str) and kind.startswith("web_search"):
             wants_search = True

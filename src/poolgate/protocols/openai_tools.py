@@ -1,9 +1,9 @@
-"""OpenAI's `custom` tools (free-form text input, optionally held to a grammar) as Gemini functions.
+"""OpenAI's tools as Gemini function declarations, shared by Chat Completions and the Responses API.
 
-Both OpenAI APIs have them: the Responses API (`custom_tool_call` items) and Chat Completions
-(`tool_calls` entries of type `custom`). Gemini has no free-form tool, so each becomes a declaration
-with one string parameter, `input`; a grammar goes into that parameter's description, since Gemini
-cannot hold a call's argument to one. A call's `input` is that argument.
+`function` tools map one to one (name, description, parameters through the schema sanitizer).
+`custom` tools (free-form text input, optionally held to a grammar) have no Gemini counterpart, so each
+becomes a declaration with one string parameter, `input`; a grammar goes into that parameter's
+description, since Gemini cannot hold a call's argument to one. A call's `input` is that argument.
 """
 
 from __future__ import annotations
@@ -14,11 +14,28 @@ import orjson
 
 from poolgate.errors import invalid
 from poolgate.hub.types import JSON
+from poolgate.protocols import fields
+from poolgate.protocols.schema import sanitize_tool_parameters
 
 INPUT: Final = "input"
 
 
-def declaration(tool: dict[str, Any], name: str, where: str) -> JSON:
+def function_declaration(spec: dict[str, Any], name: str, where: str) -> JSON:
+    """A function tool's declaration: `where` is the place of its `description` and `parameters`."""
+    decl: JSON = {"name": name}
+    description = fields.opt_str(spec, "description", f"{where}.description")
+    if description:
+        decl["description"] = description
+    params = spec.get("parameters")
+    if params is not None and not isinstance(params, dict):
+        raise invalid(f"'{where}.parameters' must be a JSON Schema object.", f"{where}.parameters")
+    cleaned = sanitize_tool_parameters(params)
+    if cleaned is not None:
+        decl["parameters"] = cleaned
+    return decl
+
+
+def custom_declaration(tool: dict[str, Any], name: str, where: str) -> JSON:
     """A custom tool as a function of one string, `input`, whose description carries the tool's format.
 
     The grammar is `format.definition` / `format.syntax` in the Responses API and
@@ -52,12 +69,12 @@ def declaration(tool: dict[str, Any], name: str, where: str) -> JSON:
     return decl
 
 
-def input_of(args: dict[str, Any]) -> str:
+def custom_input(args: dict[str, Any]) -> str:
     """A call's input: its one string argument, or all its arguments as JSON if the model sent others."""
     value = args.get(INPUT)
     return value if isinstance(value, str) else orjson.dumps(args).decode()
 
 
-def call_args(text: str) -> JSON:
+def custom_args(text: str) -> JSON:
     """A replayed custom call's input as the function arguments it was declared with."""
     return {INPUT: text}
