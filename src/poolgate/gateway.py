@@ -12,8 +12,9 @@ from typing import TypeVar
 
 from poolgate.errors import ErrorKind, GatewayError
 from poolgate.hub.events import Usage, chunk_has_content
+from poolgate.hub.tokens import estimate
 from poolgate.hub.types import JSON
-from poolgate.pool.classify import MISSING, PARKED, Classifier, Decision, Scope
+from poolgate.pool.classify import MISSING, OVER_INPUT_LIMIT, PARKED, Classifier, Decision, Scope
 from poolgate.pool.clock import Clock
 from poolgate.pool.scheduler import Scheduler
 from poolgate.store.models import Account
@@ -233,6 +234,7 @@ class Gateway:
         waited = False  # a conversation waits for its account once per request; then it moves on
         last: tuple[Decision, UpstreamFailure] | None = None
         ready_at: dict[str, float] = {}  # when an account that failed at request scope may be tried again
+        request_tokens = -1  # the request's estimated input, counted at its first 429 (for the rate-limit scope)
         while retries_left > 0 and (calls_left is None or calls_left > 0):
             pick = await self.scheduler.pick(call.model, call.session_key, exclude, avoid, call.deadline, not waited)
             if pick is None:
@@ -256,7 +258,11 @@ class Gateway:
                 ctx.upstream_seconds += time.perf_counter() - t0
                 if calls_left is None:
                     calls_left = self.max_attempts + self.scheduler.usable_count()  # this attempt counted
-                decision = await self.scheduler.record_failure(account, call.model, failure, call.session_key)
+                if failure.status == 429 and request_tokens < 0:
+                    request_tokens = estimate(call.body)  # type: ignore[arg-type]
+                decision = await self.scheduler.record_failure(
+                    account, call.model, failure, call.session_key, max(0, request_tokens)
+                )
                 if self.on_failure is not None:
                     self.on_failure(decision.kind)
                 last = (decision, failure)
@@ -271,7 +277,10 @@ class Gateway:
                 )
                 if decision.client_error or not decision.retry:
                     raise client_error(failure) from None
-                if decision.scope is Scope.REQUEST and not decision.account_state:
+                if decision.kind == OVER_INPUT_LIMIT:
+                    # No minute lets this request through on that account: each other account once, never it.
+                    exclude = {*(exclude or ()), account.id}
+                elif decision.scope is Scope.REQUEST and not decision.account_state:
                     avoid.add(account.id)
                     ready_at[account.id] = self.clock.now() + decision.backoff
                     retries_left -= 1
@@ -292,6 +301,8 @@ class Gateway:
             raise await self.scheduler.unavailable(call.model, exclude) or GatewayError(
                 ErrorKind.NO_ACCOUNT, "No attempt could be made before the request's deadline."
             )
+        if last[0].kind == OVER_INPUT_LIMIT:
+            raise self._exhausted(last)
         # Out of attempts: if the pool is now all cooling (or parked), that is the more useful answer.
         final = await self.scheduler.unavailable(call.model, exclude)
         if final is not None:
@@ -301,6 +312,9 @@ class Gateway:
     def _exhausted(self, last: tuple[Decision, UpstreamFailure]) -> GatewayError:
         decision, failure = last
         detail = f"Last upstream error: {failure}"
+        if decision.kind == OVER_INPUT_LIMIT:
+            # Anthropic's wording: Claude Code compacts the conversation when it reads it.
+            return GatewayError(ErrorKind.INVALID_REQUEST, decision.reason, code="request_too_large")
         if decision.status == 429 or decision.kind in ("rate_limit", "request_throttled", "quota_exhausted"):
             return GatewayError(
                 ErrorKind.ALL_COOLING,

@@ -155,3 +155,47 @@ def test_a_file_of_another_account_is_the_clients_error_not_the_accounts(
     assert listing.count("active") == 2, listing
     simulator.reset()  # the other key's scripted 403 was never used
     assert all(chat(gw).status_code == 200 for _ in range(4))
+
+
+def _tokens_per_minute_429(limit: int) -> dict[str, Any]:
+    """Google's answer when a request's input tokens exceed what the key may send per minute."""
+    violation = {
+        "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_input_token_count",
+        "quotaId": "GenerateContentInputTokensPerModelPerMinute-FreeTier",
+        "quotaDimensions": {"location": "global", "model": "gemini-2.5-flash"},
+        "quotaValue": str(limit),
+    }
+    error = {
+        "code": 429,
+        "message": "You exceeded your current quota. Please retry in 40s.",
+        "status": "RESOURCE_EXHAUSTED",
+        "details": [
+            {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [violation]},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "40s"},
+        ],
+    }
+    return {"status": 429, "raw": {"error": error}}
+
+
+def test_one_request_over_the_per_minute_token_limit_cools_no_account(make_gateway: Any, simulator: Simulator) -> None:
+    gw: Gateway = make_gateway(env={"POOLGATE_SCHEDULING__MODE": "performance_first"})  # no stickiness
+    keys = ("key-tpm-a-000000", "key-tpm-b-000000")
+    for n, key in enumerate(keys):
+        gw.add_key(key, f"tpm-{n}")
+    gw.start()
+    for key in keys:
+        simulator.script(key, _tokens_per_minute_429(1000))
+    # ~2,500 input tokens against a 1,000-token minute: no minute will let it through on these keys.
+    r = chat(gw, messages=[{"role": "user", "content": "word " * 2500}])
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["message"].startswith("prompt is too long: ~")  # Claude Code compacts on this
+    tried = [c for key in keys for c in simulator.calls(key) if c["method"] == "generateContent"]
+    assert len(tried) == 2  # each key once, neither twice
+    # It cooled nothing: both keys serve the next, normal request at once, and nothing is listed as cooling.
+    assert {chat(gw).headers["x-account-email"] for _ in range(4)} == {"tpm-0", "tpm-1"}
+    assert "cooling" not in gw.cli("accounts", "list").stdout
+    # The same 429 for a small request is the minute being used up by others: that key cools as before.
+    simulator.script(keys[0], _tokens_per_minute_429(1000))
+    answers = [chat(gw) for _ in range(4)]
+    assert all(a.status_code == 200 for a in answers)
+    assert "cooling" in gw.cli("accounts", "list").stdout

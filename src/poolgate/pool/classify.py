@@ -316,6 +316,31 @@ def quota_ids(body: object) -> list[str]:
     return ids
 
 
+# A 429 for a request larger than the account's per-minute input-token limit: no minute will ever let it
+# through on that account, so it cools nothing there (it would otherwise cool, one after another, every
+# account it is tried on: a pool-wide outage caused by one request) and moves on to an account with a
+# larger limit, if the pool has one.
+OVER_INPUT_LIMIT = "over_input_limit"
+
+
+def input_tokens_per_minute_limit(body: object) -> int | None:
+    """The smallest per-minute input-token limit a QuotaFailure names (`quotaValue`), if it names one."""
+    limits: list[int] = []
+    for d in details(body):
+        violations = d.get("violations")
+        if not isinstance(violations, list):
+            continue
+        for v in violations:
+            if not isinstance(v, dict):
+                continue
+            quota = str(v.get("quotaId") or "")
+            if "InputTokens" in quota and "PerMinute" in quota:
+                value = str(v.get("quotaValue") or "")
+                if value.isdigit() and int(value) > 0:
+                    limits.append(int(value))
+    return min(limits) if limits else None
+
+
 def error_reasons(body: object) -> set[str]:
     """ErrorInfo reasons, the google.rpc status name, and `quotaResetDelay` when the body carries one."""
     reasons: set[str] = set()
