@@ -234,7 +234,7 @@ class Gateway:
         waited = False  # a conversation waits for its account once per request; then it moves on
         last: tuple[Decision, UpstreamFailure] | None = None
         ready_at: dict[str, float] = {}  # when an account that failed at request scope may be tried again
-        request_tokens = -1  # the request's estimated input, counted at its first 429 (for the rate-limit scope)
+        request_tokens: int | None = None  # the request's estimated input, counted at its first 429
         while retries_left > 0 and (calls_left is None or calls_left > 0):
             pick = await self.scheduler.pick(call.model, call.session_key, exclude, avoid, call.deadline, not waited)
             if pick is None:
@@ -258,10 +258,10 @@ class Gateway:
                 ctx.upstream_seconds += time.perf_counter() - t0
                 if calls_left is None:
                     calls_left = self.max_attempts + self.scheduler.usable_count()  # this attempt counted
-                if failure.status == 429 and request_tokens < 0:
+                if failure.status == 429 and request_tokens is None:
                     request_tokens = estimate(call.body)  # type: ignore[arg-type]
                 decision = await self.scheduler.record_failure(
-                    account, call.model, failure, call.session_key, max(0, request_tokens)
+                    account, call.model, failure, call.session_key, request_tokens or 0
                 )
                 if self.on_failure is not None:
                     self.on_failure(decision.kind)

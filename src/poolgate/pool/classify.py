@@ -418,10 +418,12 @@ class Classifier:
                 return rule
         return FALLBACK
 
-    def classify(self, f: UpstreamFailure, previous_failures: int = 0) -> Decision:
-        return self.decide(self.rule_for(f), f, previous_failures)
+    def classify(self, f: UpstreamFailure, previous_failures: int = 0, request_tokens: int = 0) -> Decision:
+        return self.decide(self.rule_for(f), f, previous_failures, request_tokens)
 
-    def decide(self, rule: Rule, f: UpstreamFailure, previous_failures: int = 0) -> Decision:
+    def decide(self, rule: Rule, f: UpstreamFailure, previous_failures: int = 0, request_tokens: int = 0) -> Decision:
+        """`request_tokens`, the request's estimated input: a 429 on input tokens per minute that the request
+        alone reaches is about the request, not the account (see OVER_INPUT_LIMIT)."""
         message = _message(f)
         haystack = "\n".join((message, *quota_ids(f.body)))
         step = min(max(0, previous_failures - max(0, rule.cool_after - 1)), len(rule.ladder) - 1) if rule.ladder else 0
@@ -452,15 +454,23 @@ class Classifier:
             source = next(s for s in rule.sources if _delay_from(s, f, haystack) is not None)
         else:
             source = "ladder" if (rule.ladder or rule.backoff) else "none"
+        kind, reason = rule.kind, str(f)[:500]
+        limit = input_tokens_per_minute_limit(f.body) if request_tokens and f.status == 429 else None
+        if limit is not None and request_tokens >= limit:
+            kind, scope, cooldown, backoff = OVER_INPUT_LIMIT, Scope.REQUEST, 0.0, 0.0
+            reason = (
+                f"prompt is too long: ~{request_tokens} tokens > {limit} maximum "
+                "(the per-minute input-token limit of the Gemini account it was tried on)"
+            )
         return Decision(
-            kind=rule.kind,
+            kind=kind,
             scope=scope,
             cooldown=cooldown,
             rotate=rule.rotate,
             retry=rule.retry,
             client_error=rule.client_error,
             account_state=account_state,
-            reason=str(f)[:500],
+            reason=reason,
             backoff=backoff,
             status=f.status,
             validation_url=validation_url(f.body, message),

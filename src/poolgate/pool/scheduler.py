@@ -6,7 +6,6 @@ Public surface for the CLI and the admin API: `status(account)`, `snapshot()`, `
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -16,16 +15,7 @@ from typing import Any
 
 from poolgate.config import SchedulingConfig
 from poolgate.errors import ErrorKind, GatewayError
-from poolgate.pool.classify import (
-    COOLING,
-    MISSING,
-    OVER_INPUT_LIMIT,
-    PARKED,
-    Classifier,
-    Decision,
-    Scope,
-    input_tokens_per_minute_limit,
-)
+from poolgate.pool.classify import COOLING, MISSING, PARKED, Classifier, Decision, Scope
 from poolgate.pool.clock import Clock
 from poolgate.pool.state import SharedState, View
 from poolgate.store.models import ACTIVE, Account, Cooldown
@@ -293,23 +283,10 @@ class Scheduler:
     ) -> Decision:
         """Classify a failure (the ladder step depends on the scope's recent failures) and apply it.
 
-        `request_tokens`, the request's estimated input: a rate limit on input tokens per minute that the
-        request alone reaches is about the request, not the account (see OVER_INPUT_LIMIT)."""
+        `request_tokens`: the request's estimated input, for `Classifier.decide`."""
         rule = self.classifier.rule_for(failure)
         previous = await self.state.failure_count(scope_key(account.id, model, rule.scope), self.clock.now())
-        decision = self.classifier.decide(rule, failure, previous)
-        if request_tokens and failure.status == 429 and not decision.account_state:
-            limit = input_tokens_per_minute_limit(failure.body)
-            if limit is not None and request_tokens >= limit:
-                decision = dataclasses.replace(
-                    decision,
-                    kind=OVER_INPUT_LIMIT,
-                    scope=Scope.REQUEST,
-                    cooldown=0.0,
-                    backoff=0.0,
-                    reason=f"prompt is too long: ~{request_tokens} tokens > {limit} maximum "
-                    "(the per-minute input-token limit of the Gemini account it was tried on)",
-                )
+        decision = self.classifier.decide(rule, failure, previous, request_tokens)
         await self.report_failure(account, model, decision, session_key)
         return decision
 
