@@ -6,10 +6,18 @@ import asyncio
 import time
 from typing import Any
 
-from poolgate.errors import ErrorKind, GatewayError, invalid
+from poolgate.errors import ErrorKind, GatewayError
 from poolgate.gateway import RequestContext
 from poolgate.server.asgi import Request, Response, json_response
-from poolgate.server.handlers.admin_common import after_change, json_body, not_found, proxy_field, tail, text_field
+from poolgate.server.handlers.admin_common import (
+    after_change,
+    checked,
+    json_body,
+    not_found,
+    proxy_field,
+    tail,
+    text_field,
+)
 from poolgate.services import Services
 from poolgate.store.crypto import mask_secret
 from poolgate.store.models import ACTIVE, API_KEY, Account, Cooldown, check_api_key, check_label
@@ -77,14 +85,8 @@ async def list_accounts(req: Request, ctx: RequestContext, svc: Services) -> Res
 
 async def add_account(req: Request, ctx: RequestContext, svc: Services) -> Response:
     body = await json_body(req, ("key", "label", "proxy_url"))
-    try:
-        key = check_api_key(text_field(body, "key"))
-    except ValueError as exc:
-        raise invalid(f"'key' {exc}.", "key") from None
-    try:
-        label = check_label(text_field(body, "label", required=False))
-    except ValueError as exc:
-        raise invalid(f"'label' {exc}.", "label") from None
+    key = checked(check_api_key, text_field(body, "key"), "key")
+    label = checked(check_label, text_field(body, "label", required=False), "label")
     proxy = proxy_field(body)
     existing = await asyncio.to_thread(svc.store.list_accounts)
     for acc in existing:
@@ -105,6 +107,8 @@ async def account_action(req: Request, ctx: RequestContext, svc: Services) -> Re
     await svc.reload()
     account = _find(svc, parts[0])
     action = parts[1] if len(parts) == 2 else ""
+    if action and action != "proxy" and action not in _ACTIONS:
+        raise not_found(f"Unknown route {req.method} {req.path}.")
     if req.method == "GET" and not action:
         cooldowns = await svc.scheduler.cooldowns()
         last_errors = await asyncio.to_thread(svc.store.last_errors)
@@ -114,17 +118,15 @@ async def account_action(req: Request, ctx: RequestContext, svc: Services) -> Re
         await asyncio.to_thread(svc.store.remove_account, account.id)
         await after_change(svc)
         return json_response({"removed": account.id})
-    if req.method == "POST" and action == "proxy":
-        proxy = proxy_field(await json_body(req, ("proxy_url",)), required=True)
-        await asyncio.to_thread(svc.store.update_account, account.id, proxy_url=proxy)
-        result: dict[str, Any] = {}
-    elif action and action not in _ACTIONS and action != "proxy":
-        raise not_found(f"Unknown route {req.method} {req.path}.")
-    elif req.method != "POST" or not action:
+    if req.method != "POST" or not action:
         allow = "OPTIONS, POST" if action else "DELETE, GET, HEAD, OPTIONS"
         raise GatewayError(
             ErrorKind.METHOD_NOT_ALLOWED, f"Method {req.method} is not allowed on {req.path}.", allow=allow
         )
+    if action == "proxy":
+        proxy = proxy_field(await json_body(req, ("proxy_url",)), required=True)
+        await asyncio.to_thread(svc.store.update_account, account.id, proxy_url=proxy)
+        result: dict[str, Any] = {}
     else:
         result = await _ACTIONS[action](svc, account)
     await after_change(svc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from poolgate.errors import ErrorKind, GatewayError, invalid
@@ -34,6 +35,14 @@ def text_field(body: dict[str, Any], key: str, *, required: bool = True) -> str:
     if required and not value:
         raise invalid(f"'{key}' is required.", key)
     return value
+
+
+def checked(check: Callable[[str], str], value: str, key: str) -> str:
+    """`check(value)` (a store-level check such as `check_label`), its ValueError a 400 naming `key`."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise invalid(f"'{key}' {exc}.", key) from None
 
 
 def tail(req: Request, prefix: str) -> list[str]:

@@ -13,7 +13,7 @@ from poolgate.errors import ErrorKind, GatewayError, invalid
 from poolgate.gateway import RequestContext
 from poolgate.protocols import fields
 from poolgate.server.asgi import Request, Response, json_response
-from poolgate.server.handlers.admin_common import json_body, proxy_field
+from poolgate.server.handlers.admin_common import checked, json_body, proxy_field
 from poolgate.services import Services
 from poolgate.store.models import Account, check_label
 from poolgate.upstream.base import UpstreamFailure
@@ -34,13 +34,6 @@ def account_json(account: Account) -> dict[str, object]:
         "state": account.state,
         "enabled": account.enabled,
     }
-
-
-def _email(body: dict[str, object]) -> str:
-    try:
-        return check_label(fields.opt_str(body, "email") or "")
-    except ValueError as exc:
-        raise invalid(f"'email' {exc}.", "email") from None
 
 
 def _refused(failure: UpstreamFailure, what: str, why: str) -> GatewayError:
@@ -97,7 +90,7 @@ async def import_token(req: Request, ctx: RequestContext, svc: Services) -> Resp
             svc.oauth,
             svc.store,
             token.strip(),
-            email=_email(body),
+            email=checked(check_label, fields.opt_str(body, "email") or "", "email"),
             project_id=fields.opt_str(body, "project_id") or "",
             proxy_url=proxy_field(body),
         )
