@@ -140,35 +140,7 @@ def call_parts(message: dict[str, Any], where: str) -> list[Part]:
     for call, at in specs:
         if not isinstance(call, dict):
             raise invalid(f"'{at}' must be an object.", at)
-        if call.get("type") == "custom":
-            parts.append(_custom_call_part(call, at))
-            continue
-        if at.endswith(".function_call"):
-            fn: dict[str, Any] | None = call["function"]
-            fn_at = at
-        else:
-            fn = fields.opt_dict(call, "function", f"{at}.function")
-            fn_at = f"{at}.function"
-        if fn is None:
-            raise invalid(f"'{fn_at}' is required.", fn_at)
-        name = fields.req_str(fn, "name", f"{fn_at}.name")
-        raw = fn.get("arguments")
-        args: Any
-        if raw is None or raw == "":
-            args = {}
-        elif isinstance(raw, str):
-            try:
-                args = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                # Models sometimes emit broken JSON; refusing the replay would brick the conversation for good.
-                args = {"value": raw}
-        elif isinstance(raw, dict):
-            args = raw
-        else:
-            raise invalid(f"'{fn_at}.arguments' must be a JSON string.", f"{fn_at}.arguments")
-        if not isinstance(args, dict):
-            # Gemini's args is an object; a bare JSON value travels under one key and is never reshaped otherwise.
-            args = {"value": args}
+        name, args = _custom_call(call, at) if call.get("type") == "custom" else _function_call(call, at)
         part: Part = {"functionCall": {"name": name, "args": args}}
         call_id = call.get("id")
         if isinstance(call_id, str) and call_id:
@@ -177,14 +149,42 @@ def call_parts(message: dict[str, Any], where: str) -> list[Part]:
     return parts
 
 
-def _custom_call_part(call: dict[str, Any], at: str) -> Part:
+def _function_call(call: dict[str, Any], at: str) -> tuple[str, dict[str, Any]]:
+    """A function call's name and arguments (`at` ends in `.function_call` for the deprecated field)."""
+    if at.endswith(".function_call"):
+        fn: dict[str, Any] | None = call["function"]
+        fn_at = at
+    else:
+        fn = fields.opt_dict(call, "function", f"{at}.function")
+        fn_at = f"{at}.function"
+    if fn is None:
+        raise invalid(f"'{fn_at}' is required.", fn_at)
+    name = fields.req_str(fn, "name", f"{fn_at}.name")
+    raw = fn.get("arguments")
+    args: Any
+    if raw is None or raw == "":
+        args = {}
+    elif isinstance(raw, str):
+        try:
+            args = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            # Models sometimes emit broken JSON; refusing the replay would brick the conversation for good.
+            args = {"value": raw}
+    elif isinstance(raw, dict):
+        args = raw
+    else:
+        raise invalid(f"'{fn_at}.arguments' must be a JSON string.", f"{fn_at}.arguments")
+    if not isinstance(args, dict):
+        # Gemini's args is an object; a bare JSON value travels under one key and is never reshaped otherwise.
+        args = {"value": args}
+    return name, args
+
+
+def _custom_call(call: dict[str, Any], at: str) -> tuple[str, dict[str, Any]]:
+    """A custom tool call's name, and its text input as the arguments it was declared with."""
     spec = fields.opt_dict(call, "custom", f"{at}.custom")
     if spec is None:
         raise invalid(f"'{at}.custom' is required.", f"{at}.custom")
     name = fields.req_str(spec, "name", f"{at}.custom.name")
     text = fields.opt_str(spec, "input", f"{at}.custom.input") or ""
-    part: Part = {"functionCall": {"name": name, "args": openai_tools.custom_args(text)}}
-    call_id = call.get("id")
-    if isinstance(call_id, str) and call_id:
-        part["functionCall"]["id"] = call_id
-    return part
+    return name, openai_tools.custom_args(text)
