@@ -14,6 +14,11 @@ from poolgate.hub.types import JSON
 
 _PATH: Final = {"type": "string", "description": "Absolute path of the file or directory."}
 
+
+def _view_range(description: str) -> JSON:
+    return {"type": "array", "items": {"type": "integer"}, "description": description}
+
+
 _EDITOR_PROPERTIES: Final[dict[str, Any]] = {
     "path": _PATH,
     "file_text": {"type": "string", "description": "create: the whole content of the new file."},
@@ -23,11 +28,7 @@ _EDITOR_PROPERTIES: Final[dict[str, Any]] = {
     },
     "new_str": {"type": "string", "description": "str_replace: the replacement; insert: the text to insert."},
     "insert_line": {"type": "integer", "description": "insert: the line after which to insert (0: at the top)."},
-    "view_range": {
-        "type": "array",
-        "items": {"type": "integer"},
-        "description": "view: first and last line to show, counted from 1; -1 as the last means to the end.",
-    },
+    "view_range": _view_range("view: first and last line to show, counted from 1; -1 as the last means to the end."),
 }
 
 _EDITOR_ABOUT: Final = (
@@ -84,11 +85,7 @@ _MEMORY: Final[JSON] = {
             "insert_text": {"type": "string", "description": "insert: the text to insert."},
             "old_path": {"type": "string", "description": "rename: the current path."},
             "new_path": {"type": "string", "description": "rename: the new path."},
-            "view_range": {
-                "type": "array",
-                "items": {"type": "integer"},
-                "description": "view: first and last line to show.",
-            },
+            "view_range": _view_range("view: first and last line to show."),
         },
         "required": ["command"],
     },
